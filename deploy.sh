@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# deploy.sh — the EduPro reference stack and its acceptance suite, from one command.
+# Thin on purpose: find or install what is needed, then hand over to Python.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+EXIT_USAGE=2
+
+# Debian packages: the servers of the stack, the tools the suite drives, and the paper's base set (ENV-02).
+PACKAGES=(postgresql-15 postgresql-client-15 nginx redis-server prometheus prometheus-node-exporter
+          openssl chromium testssl.sh wrk
+          curl wget git unzip software-properties-common apt-transport-https ca-certificates gnupg
+          lsb-release ufw fail2ban htop tree jq procps iproute2)
+
+usage() {
+  cat <<'EOF'
+Usage: ./deploy.sh VERB [options]
+
+The stack (local processes by default):
+  up [--env ENV]              install what is missing, bring every service up (idempotent)
+  down                        stop every service; nothing is left listening
+  status [--json]             each service's state and address; --json adds every path the suite needs
+  logs [SERVICE]              follow the logs (all, or one: nginx, backend, postgres, redis, prometheus)
+  backup                      pg_dump to run/backups/dumps/edupro_backup_YYYYmmdd_HHMMSS.sql (mode 600)
+  restore FILE --into DB      restore a backup into a new database DB (never over the live one)
+  release VERSION             blue-green: start the idle colour on VERSION, switch nginx, stop the old
+  rollback                    switch back to the previous release
+
+The acceptance suite:
+  verify [--env ENV] [pytest options]   bring the stack up (development) and verify it, phase by phase
+  test [pytest options]                 the project's own tests (what CI runs)
+
+Options:
+  --env ENV       development (default), staging or production
+  --driver local  how the stack runs (local processes; the default)
+  -h, --help      this help
+
+Exit codes: 0 success, 1 a step or check failed, 2 bad usage.
+EOF
+}
+
+say() { printf 'deploy.sh: %s\n' "$*" >&2; }
+
+ensure_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  # Node.js and npm come with this kind of machine (not from Debian, whose npm would conflict).
+  command -v npm >/dev/null || { say "Node.js and npm are needed to build the frontend; install them (apt-get install nodejs npm)"; exit 1; }
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages; run: sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  say "installing ${#missing[@]} Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_venv() {
+  local stamp="$VENV/.requirements.sha256" want
+  want="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
+  if [ -x "$PY" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+  say "preparing the Python environment in .venv (pinned in requirements.txt)"
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt" 2>&1 | grep -v "is ignored" >&2 || true
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$ROOT" 2>&1 | grep -v "is ignored" >&2 || true
+  "$PY" -c "import fastapi, pytest_bdd, sslyze, locust, edupro_verify" || { say "Python environment is incomplete; see the pip output above"; exit 1; }
+  echo "$want" > "$stamp"
+}
+
+stack() {
+  PYTHONPATH="$ROOT/stack/ops:$ROOT/stack/backend" "$PY" -m edupro_stack.cli "$@"
+}
+
+main() {
+  [ $# -eq 0 ] && { usage; exit $EXIT_USAGE; }
+  case "$1" in -h|--help|help) usage; exit 0 ;; esac
+  local verb="$1"; shift
+  case "$verb" in
+    up|down|status|backup|restore|release|rollback)
+      ensure_packages; ensure_venv; stack "$verb" "$@" ;;
+    logs)
+      local pattern="${1:-}"
+      tail -n 50 -F "$ROOT"/run/logs/${pattern:+$pattern}*.log ;;
+    verify)
+      local env="development"
+      if [ "${1:-}" = "--env" ]; then env="${2:?--env needs a value}"; shift 2; fi
+      ensure_packages; ensure_venv
+      if [ "$env" = "development" ]; then stack up --env development; fi
+      cd "$ROOT" && exec "$PY" -m pytest --env "$env" "$@" ;;
+    test)
+      ensure_packages; ensure_venv
+      cd "$ROOT" && exec "$PY" -m pytest tests "$@" ;;
+    *)
+      say "unknown verb '$verb'; run ./deploy.sh --help"; exit $EXIT_USAGE ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,3 @@
+"""EduPro acceptance: specs, targets, probes, evidence and signed reports."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""EduPro backend: student records, FERPA/GDPR rules and the pass/fail prediction API."""

@@ -1,0 +1,38 @@
+"""The EduPro API application."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from . import logs
+from .config import get_settings
+from .metrics import MetricsMiddleware
+from .ml import get_model
+from .routes import admin, login, ops, predictions, students
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    get_model()  # fail at start, not at the first prediction, when the model is missing
+    docs = settings.api_docs
+    app = FastAPI(title="EduPro API", version=settings.release_version, debug=settings.debug,
+                  docs_url=f"{API_PREFIX}/docs" if docs else None,
+                  redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json" if docs else None)
+    app.add_middleware(MetricsMiddleware)
+    if settings.cors_enabled:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-Disclosure-Purpose"])
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (login, students, predictions, admin):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(ops.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from ..deps import CurrentUser, SettingsDep
+from ..models import Role
+
+router = APIRouter(tags=["administration"])
+
+
+@router.get("/admin/settings")
+def effective_settings(user: CurrentUser, settings: SettingsDep) -> dict[str, object]:
+    """The running process's non-secret settings, so CFG-02/CFG-03 are checked without files."""
+    if user.role != Role.administrator:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "administrators only")
+    return settings.effective()

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
+
+from .. import ratelimit
+from ..deps import SessionDep, SettingsDep
+from ..models import User
+from ..security import create_access_token, verify_password
+
+router = APIRouter(tags=["login"])
+
+
+@router.post("/login/access-token")
+def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
+          session: SessionDep, settings: SettingsDep) -> dict[str, str]:
+    ratelimit.enforce(f"login:{ratelimit.client_address(request)}:{form.username}")
+    user = session.scalar(select(User).where(User.username == form.username))
+    if not verify_password(form.password, user.password_hash if user else None) or not user or not user.active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "incorrect user name or password")
+    request.scope["edupro_user_id"] = user.id
+    return {"access_token": create_access_token(user.id, user.role, settings), "token_type": "bearer"}

@@ -1,0 +1,1 @@
+"""The deploy driver behind deploy.sh: brings the reference EduPro stack up as local processes."""

@@ -1,0 +1,78 @@
+"""Backups with pg_dump (DB-01, OPS-04) and restores into a database of the operator's choosing."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from psycopg import sql
+
+from .config import StackConfig
+from .layout import Layout
+from .processes import StackError, run
+from .services import postgres
+
+NAME_PATTERN = re.compile(r"^edupro_backup_\d{8}_\d{6}\.sql$")
+
+
+def _client_env(cfg: StackConfig) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PGPASSWORD": cfg.secrets.owner_password,
+            "PGHOST": cfg.database.host, "PGPORT": str(cfg.database.port), "PGUSER": postgres.OWNER,
+            "PGSSLMODE": "prefer", "PGCONNECT_TIMEOUT": "5"}
+
+
+def take(cfg: StackConfig, layout: Layout) -> Path:
+    layout.dumps.mkdir(parents=True, exist_ok=True)
+    target = layout.dumps / f"edupro_backup_{datetime.now(UTC).strftime('%Y%m%d_%H%M%S')}.sql"
+    partial = target.with_suffix(".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    run([os.path.join(postgres.BIN, "pg_dump"), "--format=plain", "--no-password", "--file", str(partial),
+         cfg.database.name], env=_client_env(cfg), what="pg_dump")
+    partial.replace(target)
+    target.chmod(0o600)
+    _record_success(layout)
+    return target
+
+
+def _record_success(layout: Layout) -> None:
+    """The node exporter publishes this, so Prometheus can alert on a stale backup (MON-03)."""
+    layout.textfile.mkdir(parents=True, exist_ok=True)
+    prom = layout.textfile / "edupro_backup.prom"
+    tmp = prom.with_suffix(".tmp")
+    tmp.write_text("# HELP edupro_backup_last_success_timestamp_seconds Time of the newest good backup.\n"
+                   "# TYPE edupro_backup_last_success_timestamp_seconds gauge\n"
+                   f"edupro_backup_last_success_timestamp_seconds {time.time():.0f}\n")
+    tmp.chmod(0o644)
+    tmp.replace(prom)
+
+
+def restore(cfg: StackConfig, file: Path, into: str) -> float:
+    """Restore FILE into a new database INTO; returns seconds taken. Never overwrites a database."""
+    if not file.is_file():
+        raise StackError(f"backup file {file} does not exist")
+    if into == cfg.database.name:
+        raise StackError(f"refusing to restore over the live database '{into}'; restore into a new name")
+    with postgres.connect(cfg) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (into,)).fetchone():
+            raise StackError(f"database '{into}' already exists; choose a new name or drop it first")
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
+            sql.Identifier(into), sql.Identifier(postgres.OWNER)))
+    started = time.monotonic()
+    try:
+        run([os.path.join(postgres.BIN, "psql"), "--no-password", "--quiet", "-v", "ON_ERROR_STOP=1",
+             "--single-transaction", "-f", str(file), "-d", into], env=_client_env(cfg), what="restore")
+    except StackError:
+        drop(cfg, into)
+        raise
+    return time.monotonic() - started
+
+
+def drop(cfg: StackConfig, name: str) -> None:
+    if name == cfg.database.name:
+        raise StackError("refusing to drop the live database")
+    with postgres.connect(cfg) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,0 +1,85 @@
+"""deploy.sh's verbs for the stack (the shell script only finds Python and calls this)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import backup, stack
+from .config import ConfigError, load
+from .layout import Layout
+from .processes import StackError
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deploy.sh", description="Run the reference EduPro stack.")
+    p.add_argument("--driver", choices=["local"], default="local", help="how the stack runs (default: local processes)")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    up = sub.add_parser("up", help="install what is missing, bring every service up (idempotent)")
+    up.add_argument("--env", default="development", help="development (default), staging or production")
+    sub.add_parser("down", help="stop every service; nothing is left listening")
+    st = sub.add_parser("status", help="state of every service, and where its files are")
+    st.add_argument("--json", action="store_true", help="one JSON object, for the suite and scripts")
+    b = sub.add_parser("backup", help="pg_dump to run/backups/dumps/edupro_backup_YYYYmmdd_HHMMSS.sql (mode 600)")
+    b.add_argument("--env", default=None, help="defaults to the running stack's environment")
+    r = sub.add_parser("restore", help="restore a backup file into a new database")
+    r.add_argument("file", type=Path)
+    r.add_argument("--into", required=True, help="name of the database to create (never the live one)")
+    rel = sub.add_parser("release", help="blue-green: start the idle colour on VERSION, switch, stop the old")
+    rel.add_argument("version")
+    sub.add_parser("rollback", help="switch back to the previous release's colour and version")
+    return p
+
+
+def _env_of_running(layout: Layout, given: str | None) -> str:
+    state = stack.State.read(layout)
+    return given or (state.env if state else "development")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    layout = Layout.default()
+    try:
+        if args.verb == "up":
+            state = stack.up(args.env, layout)
+            info = stack.status(layout)
+            print(f"EduPro {args.env} is up: {info['base_url']} (live colour {state.live_colour}, "
+                  f"version {state.live_version})")
+        elif args.verb == "down":
+            stack.down(layout)
+            print("EduPro is down")
+        elif args.verb == "status":
+            info = stack.status(layout)
+            if args.json:
+                print(json.dumps(info, indent=2))
+            else:
+                for name, svc in info["services"].items():
+                    print(f"{name:16} {svc['state']:8} {svc['address']}")
+        elif args.verb == "backup":
+            cfg = load(layout, _env_of_running(layout, args.env))
+            print(backup.take(cfg, layout))
+        elif args.verb == "restore":
+            cfg = load(layout, _env_of_running(layout, None))
+            seconds = backup.restore(cfg, args.file.resolve(), args.into)
+            print(f"restored {args.file.name} into {args.into} in {seconds:.1f} s")
+        elif args.verb == "release":
+            state = stack.switch(layout, args.version, "release")
+            print(f"released {state.live_version} on {state.live_colour}")
+        elif args.verb == "rollback":
+            state = stack.switch(layout, None, "rollback")
+            print(f"rolled back to {state.live_version} on {state.live_colour}")
+    except ConfigError as error:
+        print(f"deploy.sh: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except StackError as error:
+        print(f"deploy.sh: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

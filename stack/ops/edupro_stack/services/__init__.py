@@ -1,0 +1,1 @@
+"""One module per server of the stack: start, stop, and how to tell it is up."""

@@ -1,0 +1,76 @@
+"""The EduPro API: uvicorn instances per colour (blue, green) behind nginx."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import requests
+
+from ..config import StackConfig, backend_environment, write_env_file
+from ..layout import Layout
+from ..processes import StackError, give, pid_of, require_free, start_daemon, stop_daemon
+
+COLOURS = ("blue", "green")
+
+
+def other(colour: str) -> str:
+    return "green" if colour == "blue" else "blue"
+
+
+def ports(cfg: StackConfig, colour: str) -> list[int]:
+    return cfg.api.ports[colour][: cfg.api.instances_per_colour]  # type: ignore[index]
+
+
+def instance_name(colour: str, index: int) -> str:
+    return f"backend-{colour}-{index + 1}"
+
+
+def process_environment(cfg: StackConfig, layout: Layout, colour: str, version: str) -> dict[str, str]:
+    values = backend_environment(cfg, layout, colour, version)
+    write_env_file(layout.backend_env(colour), values)
+    give(layout.backend_env(colour), 0o600)
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": "UTC",
+            "PYTHONPATH": str(layout.repo / "stack" / "backend"), "HOME": str(layout.run), **values}
+
+
+def start(cfg: StackConfig, layout: Layout, colour: str, version: str) -> None:
+    env = process_environment(cfg, layout, colour, version)
+    for index, port in enumerate(ports(cfg, colour)):
+        name = instance_name(colour, index)
+        if pid_of(name, layout.pids):
+            continue
+        require_free("127.0.0.1", port, f"the {colour} backend")
+        command = [str(layout.python), "-m", "uvicorn", "edupro_api.main:app", "--host", "127.0.0.1",
+                   "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "20",
+                   "--workers", str(cfg.api.workers)]
+        # The interpreter of the project's venv may live where the service user cannot reach
+        # (pyenv under /root), so the API runs as the operator; it listens on loopback only.
+        start_daemon(name, command, layout.pids, layout.logs / f"{name}.log", env=env,
+                     cwd=layout.repo / "stack" / "backend", drop_privileges=False)
+    wait_healthy(cfg, colour)
+
+
+def wait_healthy(cfg: StackConfig, colour: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    pending = set(ports(cfg, colour))
+    while pending and time.monotonic() < deadline:
+        for port in list(pending):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    pending.discard(port)
+            except requests.RequestException:
+                pass
+        time.sleep(0.2)
+    if pending:
+        raise StackError(f"the {colour} backend did not become healthy on port(s) {sorted(pending)} "
+                         f"within {seconds:.0f} s; see run/logs/backend-{colour}-*.log")
+
+
+def stop(cfg: StackConfig, layout: Layout, colour: str) -> None:
+    for index in range(len(cfg.api.ports[colour])):  # type: ignore[index]
+        stop_daemon(instance_name(colour, index), layout.pids, seconds=25)
+
+
+def running(cfg: StackConfig, layout: Layout, colour: str) -> bool:
+    return any(pid_of(instance_name(colour, i), layout.pids) for i in range(len(ports(cfg, colour))))

@@ -1,0 +1,237 @@
+"""The verbs of deploy.sh for the local driver: up, down, status, release, rollback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import backup, history, tls
+from .config import StackConfig, database_url, load
+from .layout import Layout
+from .processes import StackError, give, pid_of, port_open, require_free, run, which
+from .services import backend, nginx, postgres, prometheus, redis
+
+DRIVER = "local"
+
+
+@dataclass
+class State:
+    env: str
+    live_colour: str = "blue"
+    versions: dict[str, str] = field(default_factory=dict)
+    previous: dict[str, str] | None = None
+
+    @classmethod
+    def read(cls, layout: Layout) -> "State | None":
+        if not layout.state_file.exists():
+            return None
+        return cls(**json.loads(layout.state_file.read_text()))
+
+    def write(self, layout: Layout) -> None:
+        layout.state_file.write_text(json.dumps(asdict(self), indent=2))
+
+    @property
+    def live_version(self) -> str:
+        return self.versions.get(self.live_colour, "")
+
+
+def _prepare_run_dir(layout: Layout) -> None:
+    for folder in (layout.run, layout.logs, layout.pids):
+        folder.mkdir(parents=True, exist_ok=True)
+    layout.run.chmod(0o755)
+    give(layout.logs)
+
+
+def ensure_model(layout: Layout) -> None:
+    """Trained reproducibly at first start; then read-only, as a read-only mount would be (APP-07)."""
+    if (layout.models / "model.joblib").exists():
+        return
+    layout.models.mkdir(parents=True, exist_ok=True)
+    run([str(layout.python), str(layout.repo / "stack" / "ml" / "train.py"), "--out", str(layout.models)],
+        what="model training")
+    for item in layout.models.iterdir():
+        item.chmod(0o444)
+    layout.models.chmod(0o555)
+
+
+def ensure_frontend(layout: Layout) -> None:
+    if (layout.frontend / "index.html").exists():
+        return
+    folder = layout.repo / "stack" / "frontend"
+    npm = which("npm")
+    run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(folder)], what="npm ci")
+    run([npm, "run", "build", "--prefix", str(folder)], what="frontend build")
+
+
+def _migration_env(cfg: StackConfig, layout: Layout) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(layout.repo / "stack" / "backend"),
+            "EDUPRO_MIGRATION_URL": database_url(cfg, postgres.OWNER, cfg.secrets.owner_password),
+            "EDUPRO_APP_ROLE": postgres.APP, "EDUPRO_DATABASE_SSLMODE": "prefer"}
+
+
+def migrate(cfg: StackConfig, layout: Layout, target: str = "head") -> None:
+    alembic_ini = layout.repo / "stack" / "backend" / "alembic.ini"
+    verb = "downgrade" if target.startswith("-") else "upgrade"
+    run([str(layout.python), "-m", "alembic", "-c", str(alembic_ini), verb, target],
+        env=_migration_env(cfg, layout), what=f"alembic {verb} {target}")
+
+
+def seed(cfg: StackConfig, layout: Layout) -> None:
+    env = {**backend.process_environment(cfg, layout, "seed", cfg.application.version)}
+    command = [str(layout.python), "-m", "edupro_api.seed", "--csv", str(layout.repo / "stack" / "data" / "student-mat.csv")]
+    if cfg.environment == "development":
+        command += ["--demo-accounts", str(layout.demo_accounts)]
+    run(command, env=env, what="loading students")
+    layout.backend_env("seed").unlink(missing_ok=True)
+
+
+def write_operations_files(cfg: StackConfig, layout: Layout) -> None:
+    """The daily backup schedule (OPS-04) and log rotation, daily, kept 30 days (OPS-05)."""
+    deploy = layout.repo / "deploy.sh"
+    (layout.run / "cron.d").mkdir(exist_ok=True)
+    (layout.run / "cron.d" / "edupro-backup").write_text(
+        "# Daily EduPro database backup (install into /etc/cron.d on a real host)\n"
+        f"15 2 * * * root {deploy} backup --env {cfg.environment} >> {layout.logs}/backup-cron.log 2>&1\n")
+    (layout.run / "logrotate.conf").write_text(
+        f"{layout.logs}/*.log {{\n    {cfg.logging.rotation}\n    rotate {cfg.logging.retention_days}\n"
+        "    missingok\n    notifempty\n    compress\n    delaycompress\n    copytruncate\n    dateext\n}\n")
+
+
+def up(env: str, layout: Layout) -> State:
+    _prepare_run_dir(layout)
+    cfg = load(layout, env)
+    state = State.read(layout)
+    if state and state.env != env and backend.running(cfg, layout, state.live_colour):
+        raise StackError(f"the stack is running as '{state.env}'; run ./deploy.sh down first, then up --env {env}")
+    state = state if state and state.env == env else State(env=env, versions={"blue": cfg.application.version})
+    with history.deployment(layout, "up", env, driver=DRIVER, version=state.live_version):
+        if not pid_of(nginx.NAME, layout.nginx):
+            require_free(cfg.proxy.listen, cfg.proxy.https_port, "nginx")
+            require_free(cfg.proxy.listen, cfg.proxy.http_port, "nginx")
+        tls.ensure_certificate(cfg, layout)
+        ensure_model(layout)
+        ensure_frontend(layout)
+        postgres.init(cfg, layout)
+        postgres.configure(cfg, layout)
+        postgres.start(cfg, layout)
+        postgres.bootstrap(cfg)
+        redis.start(cfg, layout)
+        migrate(cfg, layout)
+        seed(cfg, layout)
+        backend.start(cfg, layout, state.live_colour, state.live_version)
+        live = backend.ports(cfg, state.live_colour)
+        nginx.write(cfg, layout, live)
+        nginx.start(cfg, layout)
+        prometheus.write(cfg, layout, live)
+        prometheus.start(cfg, layout)
+        write_operations_files(cfg, layout)
+        if not any(layout.dumps.glob("edupro_backup_*.sql")):
+            backup.take(cfg, layout)
+        state.write(layout)
+    return state
+
+
+def down(layout: Layout) -> None:
+    state = State.read(layout)
+    env = state.env if state else "development"
+    with history.deployment(layout, "down", env, driver=DRIVER):
+        cfg = load(layout, env)
+        prometheus.stop(layout)
+        nginx.stop(layout)
+        for colour in backend.COLOURS:
+            backend.stop(cfg, layout, colour)
+        redis.stop(layout)
+        postgres.stop(layout)
+
+
+def _drain_old_nginx_workers(seconds: float = 15) -> None:
+    """After a graceful reload, wait until the old workers have finished their requests."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        titles = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        if "worker process is shutting down" not in titles:
+            return
+        time.sleep(0.1)
+
+
+def switch(layout: Layout, version: str | None, action: str) -> State:
+    """Start the idle colour (on VERSION, or the previous one for a rollback), switch, stop the old."""
+    state = State.read(layout)
+    if state is None:
+        raise StackError("the stack is not up; run ./deploy.sh up first")
+    cfg = load(layout, state.env)
+    old = state.live_colour
+    new = backend.other(old)
+    if version is None:
+        if not state.previous:
+            raise StackError("nothing to roll back to: no earlier release is recorded")
+        version = state.previous["version"]
+    with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
+        backend.stop(cfg, layout, new)
+        backend.start(cfg, layout, new, version)
+        nginx.switch(layout, backend.ports(cfg, new))
+        prometheus.set_backend_targets(layout, backend.ports(cfg, new))
+        _drain_old_nginx_workers()
+        state.previous = {"colour": old, "version": state.live_version}
+        state.versions[new] = version
+        state.live_colour = new
+        state.write(layout)
+        backend.stop(cfg, layout, old)
+    return state
+
+
+def status(layout: Layout) -> dict[str, Any]:
+    state = State.read(layout)
+    env = state.env if state else "development"
+    cfg = load(layout, env)
+    live = state.live_colour if state else None
+
+    def svc(up: bool, address: str, **extra: Any) -> dict[str, Any]:
+        return {"state": "running" if up else "stopped", "address": address, **extra}
+
+    services = {
+        "proxy": svc(pid_of(nginx.NAME, layout.nginx) is not None, f"{cfg.proxy.listen}:{cfg.proxy.https_port}",
+                     http=f"{cfg.proxy.listen}:{cfg.proxy.http_port}", config=str(nginx.conf_path(layout))),
+        "database": svc(port_open(cfg.database.host, cfg.database.port), f"{cfg.database.host}:{cfg.database.port}",
+                        name=cfg.database.name, data_directory=str(layout.pgdata)),
+        "cache": svc(pid_of(redis.NAME, layout.pids) is not None, f"{cfg.cache.host}:{cfg.cache.port}",
+                     config=str(layout.redis / "redis.conf")),
+        "monitoring": svc(pid_of("prometheus", layout.pids) is not None,
+                          f"127.0.0.1:{cfg.monitoring.prometheus_port}"),
+        "node_exporter": svc(pid_of("node-exporter", layout.pids) is not None,
+                             f"127.0.0.1:{cfg.monitoring.node_exporter_port}"),
+        "frontend": svc((layout.frontend / "index.html").exists() and pid_of(nginx.NAME, layout.nginx) is not None,
+                        f"{cfg.proxy.listen}:{cfg.proxy.https_port}", root=str(layout.frontend)),
+    }
+    for colour in backend.COLOURS:
+        ports = backend.ports(cfg, colour)
+        services[f"backend_{colour}"] = svc(backend.running(cfg, layout, colour),
+                                            ",".join(f"127.0.0.1:{p}" for p in ports),
+                                            live=colour == live,
+                                            version=state.versions.get(colour) if state else None)
+    result: dict[str, Any] = {
+        "driver": DRIVER, "env": env, "base_url": f"https://127.0.0.1:{cfg.proxy.https_port}",
+        "http_url": f"http://127.0.0.1:{cfg.proxy.http_port}", "server_name": cfg.proxy.server_name,
+        "live_colour": live, "version": state.live_version if state else None, "services": services,
+        "prometheus_url": f"http://127.0.0.1:{cfg.monitoring.prometheus_port}",
+        "database": {"host": cfg.database.host, "port": cfg.database.port, "name": cfg.database.name,
+                     "owner_role": postgres.OWNER, "app_role": postgres.APP},
+        "cache": {"host": cfg.cache.host, "port": cfg.cache.port},
+        "paths": {"certificate": str(layout.certificate), "private_key": str(layout.private_key),
+                  "logs": str(layout.logs), "backups": str(layout.dumps), "wal_archive": str(layout.wal_archive),
+                  "secrets": str(layout.secrets_file(env)), "models": str(layout.models),
+                  "deployment_history": str(layout.history), "deployment_log": str(layout.deployment_log),
+                  "backup_schedule": str(layout.run / "cron.d" / "edupro-backup"),
+                  "logrotate": str(layout.run / "logrotate.conf"),
+                  "alert_rules": str(layout.repo / "stack" / "monitoring" / "alerts.yml"),
+                  "dashboards": str(layout.repo / "stack" / "monitoring" / "grafana" / "dashboards"),
+                  "repository": str(layout.repo)},
+    }
+    if env == "development":
+        result["paths"]["demo_accounts"] = str(layout.demo_accounts)
+    return result
+
