@@ -1,0 +1,152 @@
+"""The run folder: evidence.json, a self-contained report.html, redaction of secrets, the signature."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import signing
+from .spec import PHASES
+
+REDACTED = "[REDACTED]"
+TOOLS = ("pytest", "pytest-bdd", "pytest-testinfra", "sslyze", "locust", "psycopg", "redis", "requests",
+         "cryptography")
+
+
+def scanner_versions() -> dict[str, str]:
+    versions = {}
+    for name in TOOLS:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    promtool = shutil.which("promtool")
+    if promtool:
+        out = subprocess.run([promtool, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+        versions["promtool"] = out.replace("promtool, version ", "").split(" ")[0]
+    return versions
+
+
+def redact(run_dir: Path, secret_values: list[str]) -> int:
+    """Replace every secret value in every file of the folder (RPT-04); returns how many were found."""
+    found = 0
+    for path in run_dir.rglob("*"):
+        if not path.is_file():
+            continue
+        text = path.read_bytes()
+        for value in secret_values:
+            needle = value.encode()
+            if needle and needle in text:
+                found += text.count(needle)
+                text = text.replace(needle, REDACTED.encode())
+        path.write_bytes(text)
+    return found
+
+
+def write_run(run_dir: Path, evidence: dict[str, Any], secret_values: list[str],
+              key_path: Path | None = None) -> Path:
+    key, is_qa_key = signing.signing_key(key_path)
+    evidence["signature"] = {"algorithm": "Ed25519", "signer": signing.fingerprint(key.public_key()),
+                             "qa_key": is_qa_key,
+                             "note": "" if is_qa_key else "unsigned — ephemeral key"}
+    (run_dir / "evidence.json").write_text(json.dumps(evidence, indent=2, default=str) + "\n")
+    (run_dir / "report.html").write_text(render_html(evidence))
+    redact(run_dir, secret_values)
+    signing.sign(run_dir, key)
+    latest = run_dir.parent / "latest"
+    if latest.is_symlink() or not latest.exists():
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(run_dir.name)
+    return run_dir
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:0;color:#1d2330;background:#fafbfc}
+main{max-width:1200px;margin:0 auto;padding:1.5rem}
+h1{margin:.2rem 0}h2{margin-top:2rem;border-bottom:2px solid #d8dde6;padding-bottom:.3rem}
+table{border-collapse:collapse;width:100%;background:#fff}
+th,td{border:1px solid #d8dde6;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}
+th{background:#eef1f5}
+.badge{display:inline-block;padding:.1rem .5rem;border-radius:.8rem;font-weight:600;font-size:.8rem}
+.passed{background:#d4f4dd;color:#0b5a24}.failed{background:#fbd5d5;color:#8a1010}
+.error{background:#fde8c8;color:#7a4200}.waived{background:#e3e0fb;color:#3a2a8a}
+.not_applicable{background:#e8eaed;color:#454b55}.not_covered{background:#fff1a8;color:#5c4d00}
+.warning{background:#8a1010;color:#fff;padding:.6rem 1rem;font-weight:700;border-radius:.3rem}
+.cover{background:#fff;border:1px solid #d8dde6;padding:1rem 1.5rem;border-radius:.4rem}
+code{font-size:.85rem}
+"""
+
+
+def _badge(status: str) -> str:
+    return f'<span class="badge {html.escape(status)}">{html.escape(status.replace("_", " "))}</span>'
+
+
+def _measured(req: dict[str, Any]) -> str:
+    parts = []
+    for m in req["measured"]:
+        line = f"{m['what']}: <b>{html.escape(str(m['measured']))}</b>"
+        if m.get("threshold") not in (None, ""):
+            line += f" (threshold {html.escape(str(m['threshold']))})"
+        parts.append(line)
+    return "<br>".join(parts)
+
+
+def render_html(evidence: dict[str, Any]) -> str:
+    run, sig = evidence["run"], evidence["signature"]
+    e = html.escape
+    counts: dict[str, int] = {}
+    for req in evidence["requirements"].values():
+        counts[req["status"]] = counts.get(req["status"], 0) + 1
+    phase_rows = "".join(
+        f"<tr><td>Phase {p}</td><td>{e(PHASES[int(p)])}</td><td>{_badge(v['verdict'])}</td>"
+        f"<td>{', '.join(f'{n} {k.replace(chr(95), chr(32))}' for k, n in v['counts'].items() if n)}</td></tr>"
+        for p, v in evidence["phases"].items())
+    order = {"failed": 0, "error": 1, "not_covered": 2, "waived": 3, "passed": 4, "not_applicable": 5}
+    ranked = sorted(evidence["requirements"].items(), key=lambda kv: (order[kv[1]["status"]], kv[1]["phase"], kv[0]))
+    failures = "".join(f"<li>{_badge(r['status'])} <b>{e(rid)}</b> {e(r['title'])}: {e(r['reason'])}</li>"
+                       for rid, r in ranked if r["status"] in ("failed", "error", "not_covered"))
+    matrix = "".join(
+        f"<tr id='req-{e(rid)}'><td><b>{e(rid)}</b></td><td>{r['phase']}</td><td>{e(r['title'])}</td>"
+        f"<td>{e(r['severity'])}</td><td>{_badge(r['status'])}</td>"
+        f"<td>{'<br>'.join(e(s) for s in r['scenarios']) or '<i>none</i>'}</td>"
+        f"<td>{_measured(r)}</td><td>{e(r['reason'])}</td></tr>" for rid, r in ranked)
+    differences = "".join(f"<li><b>{e(k)}</b> relaxed: {e(v)}</li>" for k, v in evidence["profile"]["relaxed"].items())
+    differences += "".join(f"<li><b>{e(k)}</b> not applicable: {e(v)}</li>"
+                           for k, v in evidence["profile"]["not_applicable"].items())
+    warning = (f'<p class="warning" id="unsigned">{e(sig["note"])}: anyone could have produced this report.</p>'
+               if not sig["qa_key"] else "")
+    totals = " · ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>EduPro verification {e(run['id'])}</title>
+<style>{STYLE}</style></head><body><main>
+<section class="cover" id="cover">
+<p>EduPro deployment verification</p>
+<h1>{e(run['env'])} — release {e(str(run['release']))}</h1>
+{warning}
+<table>
+<tr><th>Environment</th><td>{e(run['env'])}</td><th>Run</th><td><code>{e(run['id'])}</code></td></tr>
+<tr><th>Target</th><td>{e(evidence['target']['base_url'])} ({e(evidence['target']['driver'])})</td>
+<th>Date</th><td>{e(run['started'])} to {e(run['finished'])}</td></tr>
+<tr><th>Signer</th><td><code id="signer">{e(sig['signer'])}</code> {'QA key' if sig['qa_key'] else ''}</td>
+<th>Suite</th><td>edupro-verify {e(run['suite_version'])}</td></tr>
+<tr><th>Requirements</th><td colspan="3" id="totals">{e(totals)}</td></tr>
+</table>
+<h2>Verdict per phase</h2>
+<table id="phases"><tr><th>Phase</th><th>Name</th><th>Verdict</th><th>Requirements</th></tr>{phase_rows}</table>
+</section>
+<h2>Failures first</h2>
+<ul id="failures">{failures or '<li>none</li>'}</ul>
+<h2>Traceability matrix</h2>
+<table id="matrix"><tr><th>Requirement</th><th>Phase</th><th>Title</th><th>Severity</th><th>Result</th>
+<th>Scenarios</th><th>Measured vs threshold</th><th>Reason</th></tr>{matrix}</table>
+<h2>Where this profile differs from the paper</h2>
+<ul id="differences">{differences or '<li>nowhere</li>'}</ul>
+<h2>Tools</h2>
+<p>{e(', '.join(f'{k} {v}' for k, v in evidence['tools'].items()))}</p>
+</main></body></html>
+"""

@@ -1,0 +1,166 @@
+"""The specs: the requirement catalogue and the environment profiles, merged and validated.
+
+Profile = specs/requirements.yaml thresholds (the seed's production numbers)
+        < specs/environments/<env>.yaml (targets, relaxed thresholds with reasons, not-applicable)
+        < secrets (EDUPRO_VERIFY_SECRETS file outside the repository, or the stack's own files).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .units import UnitError, parse, same_dimension
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+PHASES = {0: "The suite itself (every run)", 1: "Requirements analysis & infrastructure planning",
+          2: "System design & architecture", 3: "Environment setup & configuration",
+          4: "Application deployment & integration", 5: "Database migration & data integrity",
+          6: "Testing & quality assurance", 7: "Production release & go-live", 8: "Maintenance & monitoring"}
+
+
+class SpecError(Exception):
+    """A spec that cannot be used: the message names the file, the key and the problem."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Requirement(Strict):
+    id: str
+    title: str
+    phase: int = Field(ge=0, le=8)
+    severity: Literal["critical", "high", "medium", "low"]
+    source: str
+    standards: list[str] = []
+    maps_to: list[str] = []
+    thresholds: dict[str, Any] = {}
+
+
+class LoadSettings(Strict):
+    users: int = Field(ge=1)
+    spawn_rate: float = Field(gt=0)
+    duration: str
+    workers: int = Field(0, ge=0, description="0: library mode; N: a Locust master and N local workers")
+
+
+class TargetSpec(Strict):
+    discover: Literal["deploy.sh"] | None = None
+    host: str = "local://"
+    base_url: str | None = None
+    http_url: str | None = None
+    server_name: str | None = None
+    prometheus_url: str | None = None
+    database: dict[str, Any] = {}
+    cache: dict[str, Any] = {}
+    paths: dict[str, str] = {}
+
+
+class ProfileFile(Strict):
+    description: str
+    target: TargetSpec
+    load: LoadSettings
+    thresholds: dict[str, dict[str, Any]] = {}
+    not_applicable: dict[str, str] = {}
+
+
+class Profile(Strict):
+    name: str
+    description: str
+    target: TargetSpec
+    load: LoadSettings
+    requirements: dict[str, Requirement]
+    relaxed: dict[str, str]
+    not_applicable: dict[str, str]
+
+    def threshold(self, requirement: str, key: str) -> Any:
+        return self.requirements[requirement].thresholds[key]
+
+
+def _read(path: Path) -> Any:
+    if not path.exists():
+        raise SpecError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise SpecError(f"{path}:{where}: {problem}") from None
+    if data is None:
+        raise SpecError(f"{path}: the file is empty")
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def _first_error(path: Path, error: ValidationError, prefix: str = "") -> SpecError:
+    first = error.errors()[0]
+    key = ".".join(str(p) for p in (*([prefix] if prefix else []), *first["loc"]))
+    return SpecError(f"{path}: {key}: {first['msg']}")
+
+
+def load_requirements(specs: Path = SPECS) -> dict[str, Requirement]:
+    path = specs / "requirements.yaml"
+    catalogue: dict[str, Requirement] = {}
+    for rid, body in _read(path).items():
+        if not isinstance(body, dict):
+            raise SpecError(f"{path}: {rid}: expected a mapping")
+        try:
+            catalogue[rid] = Requirement(id=rid, **body)
+        except ValidationError as error:
+            raise _first_error(path, error, rid) from None
+    return catalogue
+
+
+def available_environments(specs: Path = SPECS) -> list[str]:
+    return sorted(p.stem for p in (specs / "environments").glob("*.yaml"))
+
+
+def _apply_thresholds(path: Path, catalogue: dict[str, Requirement],
+                      overrides: dict[str, dict[str, Any]]) -> dict[str, str]:
+    reasons: dict[str, str] = {}
+    for rid, values in overrides.items():
+        if rid not in catalogue:
+            raise SpecError(f"{path}: thresholds.{rid}: no such requirement in specs/requirements.yaml")
+        values = dict(values)
+        reason = values.pop("reason", None)
+        if not isinstance(reason, str) or not reason.strip():
+            raise SpecError(f"{path}: thresholds.{rid}.reason: missing; say why this profile differs from the seed")
+        base = catalogue[rid].thresholds
+        for key, value in values.items():
+            if key not in base:
+                raise SpecError(f"{path}: thresholds.{rid}.{key}: unknown threshold (known: {', '.join(base) or 'none'})")
+            problem = same_dimension(base[key], value)
+            if problem:
+                raise SpecError(f"{path}: thresholds.{rid}.{key}: {problem}")
+            base[key] = value
+        reasons[rid] = reason
+    return reasons
+
+
+def load_profile(env: str, specs: Path = SPECS) -> Profile:
+    known = available_environments(specs)
+    if env not in known:
+        raise SpecError(f"unknown environment '{env}': specs/environments has {', '.join(known)}")
+    catalogue = copy.deepcopy(load_requirements(specs))
+    path = specs / "environments" / f"{env}.yaml"
+    try:
+        file = ProfileFile.model_validate(_read(path))
+    except ValidationError as error:
+        raise _first_error(path, error) from None
+    relaxed = _apply_thresholds(path, catalogue, file.thresholds)
+    for rid in file.not_applicable:
+        if rid not in catalogue:
+            raise SpecError(f"{path}: not_applicable.{rid}: no such requirement in specs/requirements.yaml")
+    try:
+        parse(file.load.duration)
+    except UnitError as error:
+        raise SpecError(f"{path}: load.duration: {error}") from None
+    return Profile(name=env, description=file.description, target=file.target, load=file.load,
+                   requirements=catalogue, relaxed=relaxed, not_applicable=file.not_applicable)

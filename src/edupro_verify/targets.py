@@ -1,0 +1,179 @@
+"""The system under verification: where it is, how to reach it, and the credentials to do so."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+import requests
+import testinfra
+import urllib3
+import yaml
+
+from .errors import ProbeError, TargetError
+from .spec import Profile
+
+REPO = Path(__file__).resolve().parents[2]
+SECRETS_VARIABLE = "EDUPRO_VERIFY_SECRETS"
+
+
+@dataclass
+class Account:
+    username: str
+    password: str
+    role: str
+
+
+@dataclass
+class Secrets:
+    database_password: str | None = None
+    redis_password: str | None = None
+    jwt_secret: str | None = None
+    accounts: list[Account] = field(default_factory=list)
+
+    def values(self) -> list[str]:
+        """Every secret value, so reports can be searched for them (RPT-04)."""
+        found = [self.database_password, self.redis_password, self.jwt_secret]
+        found += [a.password for a in self.accounts]
+        return [v for v in found if v]
+
+
+@dataclass
+class Target:
+    host_spec: str
+    base_url: str
+    http_url: str
+    server_name: str
+    prometheus_url: str
+    database: dict[str, Any]
+    cache: dict[str, Any]
+    paths: dict[str, Path]
+    secrets: Secrets
+    driver: str = "remote"
+    status: dict[str, Any] = field(default_factory=dict)
+    deploy_command: Path | None = None
+
+    @cached_property
+    def host(self) -> Any:
+        return testinfra.get_host(self.host_spec)
+
+    def account(self, role: str) -> Account:
+        for account in self.secrets.accounts:
+            if account.role == role:
+                return account
+        raise ProbeError(f"no {role} account in the secrets; add one to {SECRETS_VARIABLE}")
+
+    def path(self, name: str) -> Path:
+        if name not in self.paths:
+            raise ProbeError(f"the profile gives no path for '{name}'")
+        return self.paths[name]
+
+    def http(self) -> requests.Session:
+        session = requests.Session()
+        session.verify = False  # the certificate itself is judged by TLS-01..03, not by the client
+        return session
+
+    def connect_db(self, dbname: str | None = None) -> psycopg.Connection:
+        db = self.database
+        if not self.secrets.database_password:
+            raise ProbeError(f"no database password in the secrets; set it in {SECRETS_VARIABLE}")
+        try:
+            return psycopg.connect(host=db["host"], port=db["port"], dbname=dbname or db["name"], user=db["user"],
+                                   password=self.secrets.database_password, sslmode=db.get("sslmode", "prefer"),
+                                   connect_timeout=5, autocommit=True)
+        except psycopg.OperationalError as error:
+            raise ProbeError(f"database {db['host']}:{db['port']} unreachable: {str(error).strip().splitlines()[-1]}") from None
+
+    def redis(self, password: str | None | bool = True) -> redis.Redis:
+        """A client; password=True uses the secret, None connects without one."""
+        secret = self.secrets.redis_password if password is True else password
+        return redis.Redis(host=self.cache["host"], port=self.cache["port"], password=secret or None,
+                           socket_timeout=3, socket_connect_timeout=3)
+
+
+def _run_status(repo: Path) -> dict[str, Any]:
+    command = [str(repo / "deploy.sh"), "status", "--json"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise TargetError(f"could not ask deploy.sh for the stack's status: {error}") from None
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise TargetError(f"deploy.sh status failed ({last}); run ./deploy.sh up first")
+    return json.loads(result.stdout)
+
+
+def _secrets_from_file(path: Path) -> Secrets:
+    if not path.exists():
+        raise TargetError(f"{SECRETS_VARIABLE}={path}: file not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise TargetError(f"{path}: expected a mapping of secret names to values")
+    accounts = [Account(**a) for a in data.get("accounts", [])]
+    return Secrets(data.get("database_password"), data.get("redis_password"), data.get("jwt_secret"), accounts)
+
+
+def _secrets_from_stack(paths: dict[str, Path]) -> Secrets:
+    stack = json.loads(paths["secrets"].read_text())
+    accounts = []
+    if "demo_accounts" in paths and paths["demo_accounts"].exists():
+        accounts = [Account(**a) for a in json.loads(paths["demo_accounts"].read_text())]
+    return Secrets(stack["owner_password"], stack["redis_password"], stack["jwt_secret"], accounts)
+
+
+def resolve(profile: Profile, repo: Path = REPO) -> Target:
+    """The profile's target; `discover: deploy.sh` fills what the profile leaves out from the running stack."""
+    spec = profile.target
+    status: dict[str, Any] = _run_status(repo) if spec.discover == "deploy.sh" else {}
+    if status and status["services"]["proxy"]["state"] != "running":
+        raise TargetError("the EduPro stack is not running; start it with ./deploy.sh up")
+    paths = {k: Path(v) for k, v in status.get("paths", {}).items()}
+    paths.update({k: Path(v) for k, v in spec.paths.items()})
+    database = {"user": status.get("database", {}).get("owner_role", "edupro_owner"), **status.get("database", {}),
+                **spec.database}
+    secrets_file = os.environ.get(SECRETS_VARIABLE)
+    if secrets_file:
+        secrets = _secrets_from_file(Path(secrets_file))
+    elif "secrets" in paths:
+        secrets = _secrets_from_stack(paths)
+    else:
+        raise TargetError(f"no secrets for environment '{profile.name}': set {SECRETS_VARIABLE} to a YAML file "
+                          "outside the repository")
+    base_url = spec.base_url or status.get("base_url")
+    if not base_url:
+        raise TargetError(f"specs/environments/{profile.name}.yaml: target.base_url: missing")
+    return Target(host_spec=spec.host, base_url=base_url.rstrip("/"),
+                  http_url=(spec.http_url or status.get("http_url", "")).rstrip("/"),
+                  server_name=spec.server_name or status.get("server_name", ""),
+                  prometheus_url=(spec.prometheus_url or status.get("prometheus_url", "")).rstrip("/"),
+                  database=database, cache={**status.get("cache", {}), **spec.cache}, paths=paths,
+                  secrets=secrets, driver=status.get("driver", "remote"), status=status,
+                  deploy_command=repo / "deploy.sh" if status else None)
+
+
+def preflight(target: Target) -> None:
+    """Refuse a target that is not there or whose credentials are wrong (one line, before any check)."""
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    try:
+        target.http().get(f"{target.base_url}/", timeout=5)
+    except requests.RequestException as error:
+        raise TargetError(f"{target.base_url} is unreachable ({type(error).__name__}); is the stack up?") from None
+    try:
+        target.connect_db().close()
+    except ProbeError as error:
+        if "password authentication failed" in str(error):
+            raise TargetError(f"the database refused the password for {target.database['user']}; "
+                              "check the secrets") from None
+    try:
+        target.redis().ping()
+    except redis.AuthenticationError:
+        raise TargetError("the cache refused the password; check the secrets") from None
+    except redis.RedisError:
+        pass  # the cache being down is a finding of APP-03/APP-05, not a reason to stop
