@@ -27,6 +27,7 @@ The stack (local processes by default):
   restore FILE --into DB      restore a backup into a new database DB (never over the live one)
   release VERSION             blue-green: start the idle colour on VERSION, switch nginx, stop the old
   rollback                    switch back to the previous release
+  config [--env ENV]          merge and validate the configuration (secrets hidden); --config-dir DIR checks a copy
 
 The acceptance suite:
   verify [--env ENV] [pytest options]   bring the stack up (development) and verify it, phase by phase
@@ -82,7 +83,7 @@ main() {
   case "$1" in -h|--help|help) usage; exit 0 ;; esac
   local verb="$1"; shift
   case "$verb" in
-    up|down|status|backup|restore|release|rollback)
+    up|down|status|backup|restore|release|rollback|config)
       ensure_packages; ensure_venv; stack "$verb" "$@" ;;
     logs)
       local pattern="${1:-}"

@@ -114,12 +114,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         (keep if _phase_of(item) in phases else drop).append(item)
         reqs = requirements_of(item)
+        tags = [m.name for m in item.iter_markers() if m.name in profile.not_applicable_tags]
         if reqs and all(r in profile.not_applicable for r in reqs):
             reasons = "; ".join(profile.not_applicable[r] for r in reqs)
             item.add_marker(pytest.mark.skip(reason=f"not applicable: {reasons}"))
+        elif tags:
+            item.add_marker(pytest.mark.skip(reason=f"not applicable: {profile.not_applicable_tags[tags[0]]}"))
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    # Roll-ups read the results of the others, so they run last.
+    items[:] = sorted(keep, key=lambda i: i.get_closest_marker("compliance") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -153,14 +157,18 @@ def context() -> dict[str, Any]:
     return {}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if RUN not in item.config.stash:
         return
-    scenario = getattr(item, "obj", None)
-    bdd = getattr(scenario, "__scenario__", None)
-    item.stash[ITEM_RESULT] = ScenarioResult(
-        nodeid=item.nodeid, feature=Path(bdd.feature.filename).name if bdd else "",
-        scenario=bdd.name if bdd else item.name, requirements=requirements_of(item), phase=_phase_of(item) or 0)
+    item.stash[ITEM_RESULT] = ScenarioResult(nodeid=item.nodeid, feature="", scenario=item.name,
+                                             requirements=requirements_of(item), phase=_phase_of(item) or 0)
+
+
+def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    if ITEM_RESULT in request.node.stash:
+        result = request.node.stash[ITEM_RESULT]
+        result.feature, result.scenario = Path(feature.filename).name, scenario.name
 
 
 def _one_line(text: str) -> str:

@@ -67,6 +67,7 @@ class ProfileFile(Strict):
     load: LoadSettings
     thresholds: dict[str, dict[str, Any]] = {}
     not_applicable: dict[str, str] = {}
+    not_applicable_tags: dict[str, str] = {}
 
 
 class Profile(Strict):
@@ -77,6 +78,7 @@ class Profile(Strict):
     requirements: dict[str, Requirement]
     relaxed: dict[str, str]
     not_applicable: dict[str, str]
+    not_applicable_tags: dict[str, str] = {}
 
     def threshold(self, requirement: str, key: str) -> Any:
         return self.requirements[requirement].thresholds[key]
@@ -163,4 +165,5 @@ def load_profile(env: str, specs: Path = SPECS) -> Profile:
     except UnitError as error:
         raise SpecError(f"{path}: load.duration: {error}") from None
     return Profile(name=env, description=file.description, target=file.target, load=file.load,
-                   requirements=catalogue, relaxed=relaxed, not_applicable=file.not_applicable)
+                   requirements=catalogue, relaxed=relaxed, not_applicable=file.not_applicable,
+                   not_applicable_tags=file.not_applicable_tags)

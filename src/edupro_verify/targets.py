@@ -37,11 +37,12 @@ class Secrets:
     redis_password: str | None = None
     jwt_secret: str | None = None
     accounts: list[Account] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # passwords of the suite's own fixture accounts
 
     def values(self) -> list[str]:
         """Every secret value, so reports can be searched for them (RPT-04)."""
         found = [self.database_password, self.redis_password, self.jwt_secret]
-        found += [a.password for a in self.accounts]
+        found += [a.password for a in self.accounts] + self.extra
         return [v for v in found if v]
 
 
@@ -77,7 +78,9 @@ class Target:
 
     def http(self) -> requests.Session:
         session = requests.Session()
-        session.verify = False  # the certificate itself is judged by TLS-01..03, not by the client
+        # The certificate itself is judged by TLS-01..03, not by the client; callers pass verify=False
+        # on each request because REQUESTS_CA_BUNDLE in the environment overrides a session's setting.
+        session.verify = False
         return session
 
     def connect_db(self, dbname: str | None = None) -> psycopg.Connection:
@@ -162,7 +165,7 @@ def preflight(target: Target) -> None:
     """Refuse a target that is not there or whose credentials are wrong (one line, before any check)."""
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     try:
-        target.http().get(f"{target.base_url}/", timeout=5)
+        target.http().get(f"{target.base_url}/", timeout=5, verify=False)
     except requests.RequestException as error:
         raise TargetError(f"{target.base_url} is unreachable ({type(error).__name__}); is the stack up?") from None
     try:

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     build_date: str = ""
     vcs_ref: str = ""
     colour: str = ""
+    instance: str = ""
 
     database_url: str
     database_sslmode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] = "disable"

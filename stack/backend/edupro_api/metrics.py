@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 REQUESTS = Counter("edupro_http_requests_total", "HTTP requests", ["method", "route", "status"])
-ERRORS = Counter("edupro_http_errors_total", "HTTP responses with status >= 500", ["method", "route"])
+# Unlabelled, so the series exists (at 0) before the first error and alerts can divide by it.
+ERRORS = Counter("edupro_http_errors_total", "HTTP responses with status >= 500")
 LATENCY = Histogram("edupro_http_request_duration_seconds", "Request latency", ["method", "route"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
 PREDICTIONS = Counter("edupro_predictions_total", "Predictions served", ["outcome"])
@@ -39,7 +40,7 @@ class MetricsMiddleware(BaseHTTPMiddleware):
             REQUESTS.labels(request.method, route, str(status)).inc()
             LATENCY.labels(request.method, route).observe(elapsed)
             if status >= 500:
-                ERRORS.labels(request.method, route).inc()
+                ERRORS.inc()
             log.info("request", extra={"method": request.method, "route": route, "status": status,
                                        "duration_ms": round(elapsed * 1000, 2),
                                        "user_id": request.scope.get("edupro_user_id")})

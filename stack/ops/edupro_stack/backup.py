@@ -34,6 +34,8 @@ def take(cfg: StackConfig, layout: Layout) -> Path:
          cfg.database.name], env=_client_env(cfg), what="pg_dump")
     partial.replace(target)
     target.chmod(0o600)
+    with postgres.connect(cfg) as conn:
+        conn.execute("SELECT pg_switch_wal()")  # the dump's moment is archived too
     _record_success(layout)
     return target
 

@@ -32,6 +32,9 @@ def parser() -> argparse.ArgumentParser:
     rel = sub.add_parser("release", help="blue-green: start the idle colour on VERSION, switch, stop the old")
     rel.add_argument("version")
     sub.add_parser("rollback", help="switch back to the previous release's colour and version")
+    c = sub.add_parser("config", help="merge base < environment < secrets, validate, print (secrets hidden)")
+    c.add_argument("--env", default="development")
+    c.add_argument("--config-dir", type=Path, help="check another copy of stack/config")
     return p
 
 
@@ -69,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.verb == "release":
             state = stack.switch(layout, args.version, "release")
             print(f"released {state.live_version} on {state.live_colour}")
+        elif args.verb == "config":
+            cfg = load(layout, args.env, args.config_dir)
+            print(json.dumps(cfg.model_dump(exclude={"secrets"}), indent=2))
         elif args.verb == "rollback":
             state = stack.switch(layout, None, "rollback")
             print(f"rolled back to {state.live_version} on {state.live_colour}")

@@ -46,6 +46,13 @@ class Database(Strict):
     ssl_mode: Literal["disable", "prefer", "require", "verify-ca", "verify-full"]
 
 
+class HealthCheck(Strict):
+    path: str
+    interval_seconds: int = Field(ge=1)
+    timeout_seconds: int = Field(ge=1)
+    retries: int = Field(ge=1)
+
+
 class Api(Strict):
     docs_enabled: bool
     cors_enabled: bool
@@ -56,6 +63,7 @@ class Api(Strict):
     workers: int = Field(ge=1)
     instances_per_colour: int = Field(ge=1)
     ports: dict[Literal["blue", "green"], list[int]]
+    healthcheck: HealthCheck
 
 
 class Security(Strict):
@@ -145,6 +153,8 @@ def merge(*layers: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:

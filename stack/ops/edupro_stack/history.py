@@ -32,6 +32,8 @@ def deployment(layout: Layout, action: str, env: str, **details: Any) -> Iterato
         yield record
     except BaseException as error:
         record.update(outcome="failed", error=str(error).splitlines()[0] if str(error) else type(error).__name__)
+        if action == "migration":
+            record["rollback_required"] = True
         log(layout, "ERROR", f"{action} failed: {record['error']}")
         raise
     else:

@@ -80,6 +80,26 @@ def migrate(cfg: StackConfig, layout: Layout, target: str = "head") -> None:
         env=_migration_env(cfg, layout), what=f"alembic {verb} {target}")
 
 
+def run_migration(cfg: StackConfig, layout: Layout) -> None:
+    """The paper's migration procedure (§2.5.1), recorded with each phase's timing (DB-07)."""
+    with history.deployment(layout, "migration", cfg.environment, driver=DRIVER) as record:
+        phases: list[dict[str, Any]] = []
+        record["phases"] = phases
+
+        def timed(name: str, action: Any) -> None:
+            started = time.monotonic()
+            action()
+            phases.append({"phase": name, "seconds": round(time.monotonic() - started, 2)})
+
+        if postgres.has_schema(cfg):
+            timed("backup", lambda: backup.take(cfg, layout))
+        timed("migrate", lambda: migrate(cfg, layout))
+        timed("load", lambda: seed(cfg, layout))
+        timed("optimise", lambda: postgres.analyze_and_archive(cfg))
+        record["revision"] = postgres.revision(cfg)
+        record["rollback_required"] = False
+
+
 def seed(cfg: StackConfig, layout: Layout) -> None:
     env = {**backend.process_environment(cfg, layout, "seed", cfg.application.version)}
     command = [str(layout.python), "-m", "edupro_api.seed", "--csv", str(layout.repo / "stack" / "data" / "student-mat.csv")]
@@ -120,8 +140,7 @@ def up(env: str, layout: Layout) -> State:
         postgres.start(cfg, layout)
         postgres.bootstrap(cfg)
         redis.start(cfg, layout)
-        migrate(cfg, layout)
-        seed(cfg, layout)
+        run_migration(cfg, layout)
         backend.start(cfg, layout, state.live_colour, state.live_version)
         live = backend.ports(cfg, state.live_colour)
         nginx.write(cfg, layout, live)
@@ -173,7 +192,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
         backend.stop(cfg, layout, new)
         backend.start(cfg, layout, new, version)
-        nginx.switch(layout, backend.ports(cfg, new))
+        nginx.switch(cfg, layout, backend.ports(cfg, new))
         prometheus.set_backend_targets(layout, backend.ports(cfg, new))
         _drain_old_nginx_workers()
         state.previous = {"colour": old, "version": state.live_version}
@@ -211,7 +230,7 @@ def status(layout: Layout) -> dict[str, Any]:
         ports = backend.ports(cfg, colour)
         services[f"backend_{colour}"] = svc(backend.running(cfg, layout, colour),
                                             ",".join(f"127.0.0.1:{p}" for p in ports),
-                                            live=colour == live,
+                                            live=colour == live, healthcheck=cfg.api.healthcheck.model_dump(),
                                             version=state.versions.get(colour) if state else None)
     result: dict[str, Any] = {
         "driver": DRIVER, "env": env, "base_url": f"https://127.0.0.1:{cfg.proxy.https_port}",
@@ -229,6 +248,7 @@ def status(layout: Layout) -> dict[str, Any]:
                   "logrotate": str(layout.run / "logrotate.conf"),
                   "alert_rules": str(layout.repo / "stack" / "monitoring" / "alerts.yml"),
                   "dashboards": str(layout.repo / "stack" / "monitoring" / "grafana" / "dashboards"),
+                  "migrations": str(layout.repo / "stack" / "backend" / "alembic.ini"),
                   "repository": str(layout.repo)},
     }
     if env == "development":

@@ -14,3 +14,9 @@ def effective_settings(user: CurrentUser, settings: SettingsDep) -> dict[str, ob
     if user.role != Role.administrator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "administrators only")
     return settings.effective()
+
+
+@router.get("/users/me")
+def who_am_i(user: CurrentUser) -> dict[str, object]:
+    """The signed-in account (no education record, so no disclosure is recorded)."""
+    return {"id": user.id, "username": user.username, "role": user.role}

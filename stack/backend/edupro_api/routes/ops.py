@@ -44,7 +44,7 @@ def health() -> JSONResponse:
 def version() -> dict[str, Any]:
     s = get_settings()
     return {"version": s.release_version, "build_date": s.build_date, "vcs_ref": s.vcs_ref,
-            "colour": s.colour, "environment": s.environment, "model_version": get_model().version}
+            "colour": s.colour, "instance": s.instance, "environment": s.environment, "model_version": get_model().version}
 
 
 @router.get("/metrics")

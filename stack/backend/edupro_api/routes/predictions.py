@@ -40,3 +40,9 @@ def predict(body: PredictionRequest, user: CurrentUser, session: SessionDep) -> 
     PREDICTIONS.labels("pass" if passes else "fail").inc()
     return {"prediction": "pass" if passes else "fail", "probability": round(probability, 4),
             "model_version": model.version}
+
+
+@router.get("/model")
+def model_card(user: CurrentUser) -> dict[str, Any]:
+    """The model card: version, training data SHA-256 and held-out metrics (ML-01)."""
+    return get_model().card

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..access import disclose, readable_student
 from ..deps import CipherDep, CurrentUser, SessionDep
-from ..models import Disclosure, Enrolment, Role, SchoolClass, Student, User
+from ..models import Disclosure, Enrolment, Grade, Role, SchoolClass, Student, User
 from ..security import FieldCipher
 
 router = APIRouter(tags=["students"])
@@ -81,6 +81,35 @@ def erase_student(student_id: int, user: CurrentUser, session: SessionDep) -> di
         account.active = False
     session.commit()
     return {"id": student.id, "erased": True, "kept": ["grades", "attributes", "enrolments"]}
+
+
+class NewStudent(BaseModel):
+    student_no: str
+    school: str
+    name: str
+    email: str | None = None
+    birth_date: str | None = None
+    synthetic: bool = True
+    attributes: dict[str, Any]
+    grades: dict[str, int]
+    class_id: int | None = None
+
+
+@router.post("/students", status_code=status.HTTP_201_CREATED)
+def enrol_student(body: NewStudent, user: CurrentUser, session: SessionDep, cipher: CipherDep) -> dict[str, Any]:
+    """An administrator enrols a student; e-mail and date of birth are sealed before storage."""
+    if user.role != Role.administrator:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an administrator may enrol students")
+    student = Student(student_no=body.student_no, school=body.school, name=body.name,
+                      email_enc=cipher.seal(body.email), birth_date_enc=cipher.seal(body.birth_date),
+                      synthetic=body.synthetic, attributes=body.attributes)
+    session.add(student)
+    session.flush()
+    session.add(Grade(student_id=student.id, g1=body.grades["G1"], g2=body.grades["G2"], g3=body.grades["G3"]))
+    if body.class_id is not None:
+        session.add(Enrolment(student_id=student.id, class_id=body.class_id))
+    session.commit()
+    return {"id": student.id}
 
 
 class OptOut(BaseModel):

@@ -46,7 +46,7 @@ def start(cfg: StackConfig, layout: Layout, colour: str, version: str) -> None:
                    "--workers", str(cfg.api.workers)]
         # The interpreter of the project's venv may live where the service user cannot reach
         # (pyenv under /root), so the API runs as the operator; it listens on loopback only.
-        start_daemon(name, command, layout.pids, layout.logs / f"{name}.log", env=env,
+        start_daemon(name, command, layout.pids, layout.logs / f"{name}.log", env={**env, "EDUPRO_INSTANCE": name},
                      cwd=layout.repo / "stack" / "backend", drop_privileges=False)
     wait_healthy(cfg, colour)
 
@@ -57,7 +57,8 @@ def wait_healthy(cfg: StackConfig, colour: str, seconds: float = 60) -> None:
     while pending and time.monotonic() < deadline:
         for port in list(pending):
             try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                check = cfg.api.healthcheck
+                if requests.get(f"http://127.0.0.1:{port}{check.path}", timeout=check.timeout_seconds).status_code == 200:
                     pending.discard(port)
             except requests.RequestException:
                 pass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import StackConfig
+from ..config import HealthCheck, StackConfig
 from ..layout import Layout
 from pathlib import Path
 
@@ -60,6 +60,7 @@ http {{
         ssl_certificate_key {layout.private_key};
         ssl_dhparam {layout.tls}/ffdhe2048.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ecdh_curve X25519:prime256v1:secp384r1;
         ssl_ciphers {INTERMEDIATE_CIPHERS};
         ssl_prefer_server_ciphers off;
         ssl_session_timeout 1d;
@@ -98,9 +99,10 @@ proxy_read_timeout 30s;
 """
 
 
-def upstream(ports: list[int]) -> str:
+def upstream(ports: list[int], check: HealthCheck) -> str:
     # Round robin (nginx's default), passive health checks, no session affinity (PLAN-03).
-    servers = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;\n" for port in ports)
+    servers = "".join(f"    server 127.0.0.1:{port} max_fails={check.retries} fail_timeout={check.timeout_seconds}s;\n"
+                      for port in ports)
     return f"upstream edupro_backend {{\n{servers}    keepalive 32;\n}}\n"
 
 
@@ -109,7 +111,7 @@ def write(cfg: StackConfig, layout: Layout, live_ports: list[int]) -> None:
         (layout.nginx / "tmp" / sub).mkdir(parents=True, exist_ok=True)
     conf_path(layout).write_text(render(cfg, layout))
     (layout.nginx / "proxy.conf").write_text(PROXY)
-    (layout.nginx / "upstream.conf").write_text(upstream(live_ports))
+    (layout.nginx / "upstream.conf").write_text(upstream(live_ports, cfg.api.healthcheck))
     give(layout.nginx)
 
 
@@ -134,8 +136,8 @@ def reload(layout: Layout) -> None:
         what="nginx reload")
 
 
-def switch(layout: Layout, live_ports: list[int]) -> None:
-    (layout.nginx / "upstream.conf").write_text(upstream(live_ports))
+def switch(cfg: StackConfig, layout: Layout, live_ports: list[int]) -> None:
+    (layout.nginx / "upstream.conf").write_text(upstream(live_ports, cfg.api.healthcheck))
     reload(layout)
 
 

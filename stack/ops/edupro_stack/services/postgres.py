@@ -129,8 +129,10 @@ def bootstrap(cfg: StackConfig) -> None:
         for role, password in ((OWNER, cfg.secrets.owner_password), (APP, cfg.secrets.app_password)):
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
             verb = "ALTER" if exists else "CREATE"
-            conn.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role),
-                                                                             sql.Literal(password)))
+            # The owner may create databases: restore drills and migration round trips use scratch copies.
+            options = " CREATEDB" if role == OWNER else ""
+            conn.execute(sql.SQL(verb + " ROLE {} LOGIN" + options + " PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)))
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (cfg.database.name,)).fetchone():
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0").format(
                 sql.Identifier(cfg.database.name), sql.Identifier(OWNER)))
@@ -141,3 +143,20 @@ def bootstrap(cfg: StackConfig) -> None:
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER)))
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(APP)))
+
+
+def has_schema(cfg: StackConfig) -> bool:
+    with connect(cfg, dbname=cfg.database.name) as conn:
+        return bool(conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0])
+
+
+def revision(cfg: StackConfig) -> str:
+    with connect(cfg, dbname=cfg.database.name) as conn:
+        return str(conn.execute("SELECT version_num FROM alembic_version").fetchone()[0])
+
+
+def analyze_and_archive(cfg: StackConfig) -> None:
+    """Fresh statistics after loading (DB-06); close the WAL segment so it is archived now (OPS-03)."""
+    with connect(cfg, dbname=cfg.database.name) as conn:
+        conn.execute("ANALYZE")
+        conn.execute("SELECT pg_switch_wal()")

@@ -1,0 +1,40 @@
+"""The student journey under load: log in once, then read the own record and ask for a prediction.
+
+Accounts come from the JSON file named by EDUPRO_LOAD_ACCOUNTS (the suite's own fixture accounts).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+
+from locust import between, task
+from locust.contrib.fasthttp import FastHttpUser
+
+_ACCOUNTS = json.loads(open(os.environ["EDUPRO_LOAD_ACCOUNTS"]).read()) if os.environ.get("EDUPRO_LOAD_ACCOUNTS") else []
+_NEXT = itertools.count()
+LOGIN = "login"
+
+
+class Student(FastHttpUser):
+    wait_time = between(1, 3)
+    insecure = True
+
+    def on_start(self) -> None:
+        account = _ACCOUNTS[next(_NEXT) % len(_ACCOUNTS)]
+        with self.client.post("/api/v1/login/access-token", name=LOGIN, catch_response=True,
+                              data={"username": account["username"], "password": account["password"]}) as response:
+            if response.status_code != 200:
+                response.failure(f"log-in answered {response.status_code}")
+                self.headers = {}
+                return
+            token = response.json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {token}", "X-Disclosure-Purpose": "EduPro acceptance load test"}
+        self.student_id = account["student_id"]
+
+    @task
+    def journey(self) -> None:
+        self.client.get("/api/v1/students/me", headers=self.headers, name="/api/v1/students/me")
+        self.client.post("/api/v1/predictions", headers=self.headers, json={"student_id": self.student_id},
+                         name="/api/v1/predictions")

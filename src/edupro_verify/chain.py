@@ -1,0 +1,82 @@
+"""Run folders as a chain: the newest verified report per phase, approvals, and the gate (GATE-01)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+
+from . import signing
+
+ROLES = ("technical", "security", "business")
+
+
+@dataclass
+class PhaseReport:
+    folder: Path
+    phase: int
+    verdict: str
+    started: datetime
+    finished: datetime
+    manifest_sha256: str
+
+
+def manifest_digest(folder: Path) -> str:
+    return hashlib.sha256((folder / signing.MANIFEST).read_bytes()).hexdigest()
+
+
+def _runs(reports: Path) -> list[Path]:
+    if not reports.is_dir():
+        return []
+    return sorted((p for p in reports.iterdir() if p.is_dir() and not p.is_symlink()
+                   and (p / "evidence.json").is_file()), key=lambda p: p.name)
+
+
+def newest_verified(reports: Path, env: str, release: str) -> dict[int, PhaseReport]:
+    """For each phase, the newest run folder of this environment and release whose signature verifies."""
+    found: dict[int, PhaseReport] = {}
+    for folder in _runs(reports):
+        if not signing.verify(folder).ok:
+            continue
+        evidence = json.loads((folder / "evidence.json").read_text())
+        run = evidence["run"]
+        if run["env"] != env or str(run["release"]) != str(release):
+            continue
+        for phase, verdict in evidence["phases"].items():
+            if int(phase) == 0:
+                continue
+            found[int(phase)] = PhaseReport(folder, int(phase), verdict["verdict"],
+                                            datetime.fromisoformat(run["started"]),
+                                            datetime.fromisoformat(run["finished"]), manifest_digest(folder))
+    return found
+
+
+def span_seconds(reports: list[PhaseReport]) -> float:
+    return (max(r.finished for r in reports) - min(r.started for r in reports)).total_seconds()
+
+
+def approvals(folder: Path) -> dict[str, dict[str, Any]]:
+    """Valid approvals of this exact folder, by role (each signed over the folder's manifest digest)."""
+    valid: dict[str, dict[str, Any]] = {}
+    directory = folder / signing.APPROVALS
+    if not directory.is_dir():
+        return valid
+    digest = manifest_digest(folder)
+    for statement in sorted(directory.glob("*.json")):
+        signature = statement.with_suffix(".sig")
+        key_file = statement.with_suffix(".pub.pem")
+        if not signature.exists() or not key_file.exists():
+            continue
+        data = json.loads(statement.read_text())
+        try:
+            signing.load_public(key_file).verify(signature.read_bytes(), statement.read_bytes())
+        except (InvalidSignature, signing.SigningError):
+            continue
+        if data.get("manifest_sha256") == digest and data.get("role") in ROLES:
+            valid[data["role"]] = data
+    return valid

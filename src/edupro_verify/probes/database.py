@@ -1,0 +1,180 @@
+"""PostgreSQL as the suite sees it: settings, schema, integrity, backups and restores, migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ..errors import ProbeError
+from ..targets import Target
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+SCRATCH_PREFIX = "edupro_verify_scratch_"
+
+
+def scalar(conn: psycopg.Connection, query: str, *params: Any) -> Any:
+    row = conn.execute(query, params or None).fetchone()  # type: ignore[arg-type]
+    return row[0] if row else None
+
+
+def client(program: str) -> str:
+    found = shutil.which(program) or (os.path.join(PG_BIN, program) if os.path.exists(os.path.join(PG_BIN, program)) else None)
+    if not found:
+        raise ProbeError(f"{program} (PostgreSQL client) is not installed where the suite runs")
+    return found
+
+
+def settings(conn: psycopg.Connection) -> dict[str, str]:
+    names = ("server_version", "server_encoding", "TimeZone", "ssl", "archive_mode", "archive_timeout",
+             "listen_addresses", "password_encryption")
+    return {n: str(scalar(conn, "SELECT current_setting(%s)", n)) for n in names}
+
+
+def database_encoding(conn: psycopg.Connection, name: str) -> str:
+    return str(scalar(conn, "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = %s", name))
+
+
+def revision(conn: psycopg.Connection) -> str | None:
+    if not scalar(conn, "SELECT to_regclass('public.alembic_version')"):
+        return None
+    return scalar(conn, "SELECT version_num FROM alembic_version")
+
+
+def schema_snapshot(conn: psycopg.Connection) -> dict[str, Any]:
+    """Tables, columns, indexes and constraints of the public schema, in a comparable form."""
+    columns = conn.execute("""SELECT table_name, column_name, data_type, is_nullable
+                              FROM information_schema.columns WHERE table_schema = 'public'
+                              ORDER BY table_name, column_name""").fetchall()
+    indexes = conn.execute("""SELECT tablename, indexname, indexdef FROM pg_indexes
+                              WHERE schemaname = 'public' ORDER BY indexname""").fetchall()
+    constraints = conn.execute("""SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+                                  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+                                  ORDER BY conname""").fetchall()
+    triggers = conn.execute("""SELECT tgrelid::regclass::text, tgname FROM pg_trigger
+                               WHERE NOT tgisinternal ORDER BY tgname""").fetchall()
+    return {"columns": [list(r) for r in columns], "indexes": [list(r) for r in indexes],
+            "constraints": [list(r) for r in constraints], "triggers": [list(r) for r in triggers]}
+
+
+def schema_drift(expected: dict[str, Any], live: dict[str, Any]) -> list[str]:
+    drift = []
+    for part in ("columns", "indexes", "constraints", "triggers"):
+        want = {tuple(r) for r in expected.get(part, [])}
+        have = {tuple(r) for r in live.get(part, [])}
+        drift += [f"{part} missing: {' '.join(map(str, r[:2]))}" for r in sorted(want - have)]
+        drift += [f"{part} unexpected: {' '.join(map(str, r[:2]))}" for r in sorted(have - want)]
+    return drift
+
+
+def table_fingerprint(conn: psycopg.Connection, table: str) -> dict[str, Any]:
+    """Row count and a checksum over every row, ordered by the primary key's columns (all columns)."""
+    query = sql.SQL("SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t")
+    count, digest = conn.execute(query.format(sql.Identifier(table))).fetchone()  # type: ignore[misc]
+    return {"rows": int(count), "md5": digest}
+
+
+def orphaned_foreign_keys(conn: psycopg.Connection) -> list[str]:
+    found = []
+    fks = conn.execute("""SELECT conrelid::regclass::text, a.attname, confrelid::regclass::text, af.attname
+                          FROM pg_constraint c
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+                          JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1]
+                          WHERE c.contype = 'f' AND connamespace = 'public'::regnamespace""").fetchall()
+    for child, column, parent, parent_column in fks:
+        query = sql.SQL("SELECT count(*) FROM {c} x WHERE x.{col} IS NOT NULL AND NOT EXISTS "
+                        "(SELECT 1 FROM {p} y WHERE y.{pcol} = x.{col})").format(
+            c=sql.Identifier(child), col=sql.Identifier(column), p=sql.Identifier(parent),
+            pcol=sql.Identifier(parent_column))
+        orphans = scalar(conn, query.as_string(conn))
+        if orphans:
+            found.append(f"{child}.{column} -> {parent}: {orphans} orphaned")
+    return found
+
+
+def invalid_constraints(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute("""SELECT conname FROM pg_constraint
+                           WHERE connamespace = 'public'::regnamespace AND NOT convalidated""").fetchall()
+    return [r[0] for r in rows]
+
+
+def stale_statistics(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute("""SELECT relname FROM pg_stat_user_tables
+                           WHERE n_live_tup + n_mod_since_analyze > 0
+                             AND last_analyze IS NULL AND last_autoanalyze IS NULL""").fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def index_names(conn: psycopg.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'").fetchall()}
+
+
+def database_size(conn: psycopg.Connection) -> int:
+    return int(scalar(conn, "SELECT pg_database_size(current_database())"))
+
+
+class Scratch:
+    """A database the suite creates for a restore or a migration round trip, and always drops."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.name = SCRATCH_PREFIX + secrets.token_hex(4)
+
+    def __enter__(self) -> "Scratch":
+        with self.target.connect_db(dbname="postgres") as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+                sql.Identifier(self.name)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.target.connect_db(dbname="postgres") as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
+
+    def env(self) -> dict[str, str]:
+        db = self.target.database
+        return {**os.environ, "PGHOST": str(db["host"]), "PGPORT": str(db["port"]), "PGUSER": str(db["user"]),
+                "PGPASSWORD": self.target.secrets.database_password or "", "PGDATABASE": self.name,
+                "PGSSLMODE": str(db.get("sslmode", "prefer")), "PGCONNECT_TIMEOUT": "5"}
+
+    def restore(self, dump: bytes) -> float:
+        """psql the plain-format dump into the scratch database; seconds taken."""
+        with tempfile.NamedTemporaryFile(suffix=".sql") as handle:
+            handle.write(dump)
+            handle.flush()
+            started = time.monotonic()
+            result = subprocess.run([client("psql"), "--no-password", "--quiet", "-v", "ON_ERROR_STOP=1",
+                                     "--single-transaction", "-f", handle.name], env=self.env(),
+                                    capture_output=True, text=True)
+            elapsed = time.monotonic() - started
+        if result.returncode != 0:
+            raise AssertionError(f"the backup does not restore: {result.stderr.strip().splitlines()[-1][:200]}")
+        return elapsed
+
+    def connect(self) -> psycopg.Connection:
+        return self.target.connect_db(dbname=self.name)
+
+    def alembic(self, alembic_ini: Path, *args: str) -> None:
+        db = self.target.database
+        url = (f"postgresql+psycopg://{db['user']}:{self.target.secrets.database_password}"
+               f"@{db['host']}:{db['port']}/{self.name}")
+        env = {**os.environ, "EDUPRO_MIGRATION_URL": url, "EDUPRO_APP_ROLE": str(db.get("app_role", "edupro_app")),
+               "PYTHONPATH": str(alembic_ini.parent)}
+        result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(alembic_ini), *args], env=env,
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise AssertionError(f"alembic {' '.join(args)} failed on the copy: {last[:200]}")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

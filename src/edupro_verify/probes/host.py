@@ -1,0 +1,124 @@
+"""Host facts through testinfra (local://, ssh://, docker://): CPU, memory, disk, OS, packages, files."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ProbeError
+
+
+def run(host: Any, command: str, *args: str) -> str:
+    result = host.run(command, *args)
+    if result.rc != 0:
+        raise ProbeError(f"`{result.command}` failed on the host: {(result.stderr or result.stdout).strip()[:200]}")
+    return result.stdout
+
+
+@dataclass
+class Cpu:
+    cores: int
+    max_mhz: float
+
+
+def cpu(host: Any) -> Cpu:
+    cores = int(run(host, "nproc --all").strip())
+    info = host.file("/proc/cpuinfo").content_string
+    mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", info, re.M)]
+    max_freq = host.file("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+    if max_freq.exists:
+        mhz.append(int(max_freq.content_string.strip()) / 1000)
+    model = re.findall(r"@\s*([\d.]+)GHz", info)
+    mhz += [float(g) * 1000 for g in model]
+    if not mhz:
+        raise ProbeError("the host reports no CPU clock (no 'cpu MHz' in /proc/cpuinfo, no cpufreq)")
+    return Cpu(cores, max(mhz))
+
+
+def memory_bytes(host: Any) -> int:
+    text = host.file("/proc/meminfo").content_string
+    match = re.search(r"^MemTotal:\s+(\d+) kB", text, re.M)
+    if not match:
+        raise ProbeError("MemTotal missing from /proc/meminfo")
+    return int(match.group(1)) * 1024
+
+
+@dataclass
+class Volume:
+    path: str
+    device: str
+    size_bytes: int
+    free_bytes: int
+    rotational: bool | None
+
+
+def volume(host: Any, path: str) -> Volume:
+    line = run(host, "df -B1 --output=source,size,avail %s", path).strip().splitlines()[-1].split()
+    device, size, free = line[0], int(line[1]), int(line[2])
+    rotational: bool | None = None
+    name = device.rsplit("/", 1)[-1]
+    parent = run(host, "lsblk -no pkname %s 2>/dev/null || true", device).strip() or name
+    flag = host.file(f"/sys/block/{parent}/queue/rotational")
+    if flag.exists:
+        rotational = flag.content_string.strip() == "1"
+    return Volume(path, device, size, free, rotational)
+
+
+def os_release(host: Any) -> dict[str, str]:
+    text = host.file("/etc/os-release").content_string
+    return {k: v.strip('"') for k, v in re.findall(r"^(\w+)=(.*)$", text, re.M)}
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
+
+
+def os_accepted(release: dict[str, str], accepted: dict[str, str]) -> bool:
+    distro, version = release.get("ID", ""), release.get("VERSION_ID", "0")
+    return distro in accepted and version_tuple(version) >= version_tuple(str(accepted[distro]))
+
+
+def missing_packages(host: Any, names: list[str]) -> list[str]:
+    return [name for name in names if not host.package(name).is_installed]
+
+
+def file_mode(host: Any, path: str) -> str:
+    f = host.file(path)
+    if not f.exists:
+        raise ProbeError(f"{path} does not exist on the host")
+    return format(f.mode, "o")
+
+
+def listening(host: Any) -> list[tuple[str, int]]:
+    """(address, port) of every listening TCP socket on the host."""
+    sockets = []
+    for spec in host.socket.get_listening_sockets():
+        if spec.startswith("tcp://"):
+            address, _, port = spec.removeprefix("tcp://").rpartition(":")
+            sockets.append((address.strip("[]"), int(port)))
+    return sockets
+
+
+def process_binary_version(host: Any, process_name: str, flag: str = "-v") -> str:
+    """Ask the binary of the running process itself (server_tokens off hides it from clients)."""
+    pids = run(host, "pgrep -o -x %s || true", process_name).split()
+    if not pids:
+        raise ProbeError(f"no running '{process_name}' process on the host")
+    exe = run(host, "readlink -f /proc/%s/exe", pids[0]).strip()
+    result = host.run(f"{exe} {flag}")
+    return (result.stdout + result.stderr).strip()
+
+
+def link_speeds_mbps(host: Any) -> dict[str, int]:
+    speeds = {}
+    for name in run(host, "ls /sys/class/net").split():
+        if name == "lo":
+            continue
+        operstate = host.file(f"/sys/class/net/{name}/operstate")
+        speed = host.run(f"cat /sys/class/net/{name}/speed")
+        if operstate.exists and operstate.content_string.strip() == "up" and speed.rc == 0:
+            value = int(speed.stdout.strip() or -1)
+            if value > 0:
+                speeds[name] = value
+    return speeds

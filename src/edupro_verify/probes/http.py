@@ -1,0 +1,88 @@
+"""The EduPro API as a client sees it, through the public proxy."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from ..errors import ProbeError
+from ..targets import Target
+
+PURPOSE_HEADER = "X-Disclosure-Purpose"
+
+
+class Api:
+    def __init__(self, target: Target, purpose: str = "EduPro acceptance verification") -> None:
+        self.base = target.base_url
+        self.session = target.http()
+        self.purpose = purpose
+
+    def request(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = {PURPOSE_HEADER: self.purpose, **kwargs.pop("headers", {})}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            return self.session.request(method, f"{self.base}{path}", headers=headers, timeout=15, verify=False,
+                                        **kwargs)
+        except requests.RequestException as error:
+            raise ProbeError(f"{method} {path} failed: {type(error).__name__}") from None
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, token, **kwargs)
+
+    def post(self, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, token, **kwargs)
+
+    def login(self, username: str, password: str) -> str:
+        response = self.post("/api/v1/login/access-token", data={"username": username, "password": password})
+        if response.status_code != 200:
+            raise ProbeError(f"log-in as {username} answered {response.status_code}; check the account in the secrets")
+        return str(response.json()["access_token"])
+
+
+@dataclass
+class ProbeCount:
+    requests: int = 0
+    failures: int = 0
+    seen: Counter[str] = field(default_factory=Counter)
+    first_failure: str = ""
+
+
+class ContinuousProbe:
+    """Requests sent back to back through the proxy while something happens (a release, a rollback)."""
+
+    def __init__(self, target: Target, path: str = "/version", pause: float = 0.01) -> None:
+        self.url = f"{target.base_url}{path}"
+        self.session = target.http()
+        self.pause = pause
+        self.count = ProbeCount()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.count.requests += 1
+            try:
+                response = self.session.get(self.url, timeout=5, verify=False)
+                if response.status_code != 200:
+                    raise ValueError(f"status {response.status_code}")
+                self.count.seen[str(response.json().get("colour"))] += 1
+            except (requests.RequestException, ValueError) as error:
+                self.count.failures += 1
+                self.count.first_failure = self.count.first_failure or str(error)[:120]
+            time.sleep(self.pause)
+
+    def __enter__(self) -> "ContinuousProbe":
+        self._thread.start()
+        time.sleep(0.5)  # requests are flowing before the change starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.5)
+        self._stop.set()
+        self._thread.join()

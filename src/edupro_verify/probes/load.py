@@ -1,0 +1,33 @@
+"""The load test (PERF-01, PERF-02): load/run.py in a subprocess, fed with the suite's fixture accounts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProbeError
+from .fixtures import Person
+
+RUNNER = Path(__file__).resolve().parents[3] / "load" / "run.py"
+
+
+def run(base_url: str, accounts: list[Person], users: int, spawn_rate: float, seconds: float) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        os.chmod(handle.name, 0o600)
+        json.dump([{"username": a.username, "password": a.password, "student_id": a.student_id} for a in accounts],
+                  handle)
+    try:
+        result = subprocess.run([sys.executable, str(RUNNER), "--host", base_url, "--users", str(users),
+                                 "--spawn-rate", str(spawn_rate), "--seconds", str(seconds)],
+                                env={**os.environ, "EDUPRO_LOAD_ACCOUNTS": handle.name},
+                                capture_output=True, text=True, timeout=seconds + users / spawn_rate + 120)
+    finally:
+        os.unlink(handle.name)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise ProbeError(f"the load run failed: {(result.stderr.strip().splitlines() or ['no output'])[-1][:200]}")
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))

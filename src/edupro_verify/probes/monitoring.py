@@ -1,0 +1,74 @@
+"""Prometheus over its HTTP API, and promtool for rule files."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from ..errors import ProbeError
+
+
+METRIC = re.compile(r"\b((?:edupro|node)_[A-Za-z0-9_]+|up)\b")
+
+
+class Prometheus:
+    def __init__(self, url: str) -> None:
+        if not url:
+            raise ProbeError("the profile gives no Prometheus URL")
+        self.url = url
+
+    def _get(self, path: str, **params: Any) -> Any:
+        try:
+            response = requests.get(f"{self.url}{path}", params=params, timeout=10)
+        except requests.RequestException as error:
+            raise ProbeError(f"Prometheus at {self.url} is unreachable ({type(error).__name__})") from None
+        body = response.json()
+        if body.get("status") != "success":
+            raise ProbeError(f"Prometheus answered {path} with {body.get('error', response.status_code)}")
+        return body["data"]
+
+    def targets(self) -> list[dict[str, Any]]:
+        return list(self._get("/api/v1/targets")["activeTargets"])
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return list(self._get("/api/v1/query", query=expr)["result"])
+
+    def metric_names(self) -> set[str]:
+        return set(self._get("/api/v1/label/__name__/values"))
+
+    def loaded_alerts(self) -> set[str]:
+        groups = self._get("/api/v1/rules")["groups"]
+        return {rule["name"] for group in groups for rule in group["rules"] if rule["type"] == "alerting"}
+
+    def rule_files(self) -> list[str]:
+        config = yaml.safe_load(self._get("/api/v1/status/config")["yaml"])
+        return list(config.get("rule_files", []))
+
+
+def promtool_check_rules(path: Path) -> tuple[bool, str]:
+    promtool = shutil.which("promtool")
+    if not promtool:
+        raise ProbeError("promtool is not installed where the suite runs (apt-get install prometheus)")
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    return result.returncode == 0, (result.stdout + result.stderr).strip().splitlines()[-1]
+
+
+def dashboard_metrics(path: Path) -> dict[str, list[str]]:
+    """Metric names each dashboard's panel expressions use."""
+    used: dict[str, list[str]] = {}
+    for file in sorted(path.glob("*.json")):
+        try:
+            dashboard = json.loads(file.read_text())
+        except json.JSONDecodeError as error:
+            raise AssertionError(f"dashboard {file.name} is not valid JSON: {error}") from None
+        exprs = [t.get("expr", "") for p in dashboard.get("panels", []) for t in p.get("targets", [])]
+        names = {n for expr in exprs for n in METRIC.findall(expr)}
+        used[file.name] = sorted(names)
+    return used

@@ -1,0 +1,76 @@
+"""Blue-green release and rollback under a probe, and the smoke journey (REL-01..03, ARCH-04)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_bdd import then, when
+
+from edupro_verify.evidence import Evidence
+from edupro_verify.probes.http import Api, ContinuousProbe
+from edupro_verify.spec import Profile
+from edupro_verify.targets import Target
+
+from .common import Tokens
+from .design import deploy
+
+
+def live_colour(target: Target, api: Api) -> str:
+    return str(api.get("/version").json().get("colour"))
+
+
+def switch_under_probe(target: Target, api: Api, *args: str) -> dict[str, Any]:
+    before = live_colour(target, api)
+    with ContinuousProbe(target) as probe:
+        result = deploy(target, *args)
+    assert result.returncode == 0, f"deploy.sh {' '.join(args)} failed: {result.stderr.strip()[-200:]}"
+    return {"before": before, "after": live_colour(target, api), "probe": probe.count, "output": result.stdout.strip()}
+
+
+@when("the current release is deployed onto the idle colour while a probe sends requests", target_fixture="switch")
+def release(target: Target, api: Api) -> dict[str, Any]:
+    version = str(api.get("/version").json()["version"])
+    return switch_under_probe(target, api, "release", version)
+
+
+@when("the release is rolled back while a probe sends requests", target_fixture="switch")
+def rollback(target: Target, api: Api) -> dict[str, Any]:
+    return switch_under_probe(target, api, "rollback")
+
+
+@then("the probe saw no failed request")
+def no_failures(switch: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
+    allowed = int(profile.threshold("REL-01", "max_failed_requests"))
+    count = switch["probe"]
+    evidence.measure("probe", f"{count.requests} requests, {count.failures} failed, colours {dict(count.seen)}",
+                     f"<= {allowed} failed")
+    assert count.requests > 10, f"the probe made only {count.requests} requests"
+    assert count.failures <= allowed, f"{count.failures} of {count.requests} requests failed ({count.first_failure})"
+
+
+@then("the idle colour became live")
+@then("the previous colour is live again")
+def colour_changed(switch: dict[str, Any], evidence: Evidence) -> None:
+    evidence.measure("live colour", f"{switch['before']} -> {switch['after']}", "switched")
+    assert switch["after"] != switch["before"], f"the live colour is still {switch['before']}"
+
+
+@when("the smoke journey is run against the live release", target_fixture="smoke")
+def smoke(api: Api, tokens: Tokens) -> dict[str, Any]:
+    token = tokens["student"]
+    record = api.get("/api/v1/students/me", token)
+    prediction = api.post("/api/v1/predictions", token, json={"student_id": record.json().get("id")})
+    return {"version": api.get("/version").json(), "record": record.status_code, "prediction": prediction.status_code}
+
+
+@then("the version endpoint shows the release under verification")
+def version_shown(smoke: dict[str, Any], run_info: dict[str, Any], evidence: Evidence) -> None:
+    evidence.measure("live version", smoke["version"].get("version"), run_info["release"])
+    assert str(smoke["version"].get("version")) == str(run_info["release"]), (
+        f"the live version is {smoke['version'].get('version')}, the release under verification {run_info['release']}")
+
+
+@then("a student logs in, reads their record and gets a prediction")
+def journey(smoke: dict[str, Any], evidence: Evidence) -> None:
+    evidence.measure("record / prediction", f"{smoke['record']} / {smoke['prediction']}", "200 / 200")
+    assert smoke["record"] == 200 and smoke["prediction"] == 200, f"smoke journey failed: {smoke}"
