@@ -67,7 +67,7 @@ def all_present(presence: dict[str, Any], evidence: Evidence) -> None:
 
 def start_ticks(target: Target, pattern: str) -> int:
     """When the oldest process whose command line contains PATTERN started (clock ticks since boot)."""
-    table = host_probe.run(target.host, "ps -eo pid=,args=").splitlines()
+    table = host_probe.run(target.host, "ps -eww -o pid=,args=").splitlines()
     pids = [line.split(None, 1)[0] for line in table if pattern in line]
     ticks = []
     for pid in pids:

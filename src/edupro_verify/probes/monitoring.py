@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,14 @@ class Prometheus:
             raise ProbeError(f"Prometheus answered {path} with {body.get('error', response.status_code)}")
         return body["data"]
 
-    def targets(self) -> list[dict[str, Any]]:
-        return list(self._get("/api/v1/targets")["activeTargets"])
+    def targets(self, settle_seconds: float = 20) -> list[dict[str, Any]]:
+        """Active targets, once each has been scraped at least once (a new target reads 'unknown')."""
+        deadline = time.monotonic() + settle_seconds
+        while True:
+            targets = list(self._get("/api/v1/targets")["activeTargets"])
+            if all(t.get("health") != "unknown" for t in targets) or time.monotonic() > deadline:
+                return targets
+            time.sleep(1)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         return list(self._get("/api/v1/query", query=expr)["result"])

@@ -194,6 +194,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
         backend.start(cfg, layout, new, version)
         nginx.switch(cfg, layout, backend.ports(cfg, new))
         prometheus.set_backend_targets(layout, backend.ports(cfg, new))
+        prometheus.wait_for_backend_targets(cfg, backend.ports(cfg, new))
         _drain_old_nginx_workers()
         state.previous = {"colour": old, "version": state.live_version}
         state.versions[new] = version

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 
+import requests
 import yaml
 
 from ..config import StackConfig
@@ -42,6 +44,23 @@ def set_backend_targets(layout: Layout, backend_ports: list[int]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(targets))
     tmp.replace(path)
+
+
+def wait_for_backend_targets(cfg: StackConfig, ports: list[int], seconds: float = 20) -> None:
+    """Wait until Prometheus scrapes exactly these backend ports, so stopping the old colour
+    is not recorded as an outage (OPS-01)."""
+    want = {f"127.0.0.1:{p}" for p in ports}
+    deadline = time.monotonic() + seconds
+    url = f"http://127.0.0.1:{cfg.monitoring.prometheus_port}/api/v1/targets"
+    while time.monotonic() < deadline:
+        try:
+            active = requests.get(url, timeout=2).json()["data"]["activeTargets"]
+            have = {t["labels"]["instance"] for t in active if t["labels"].get("job") == "edupro-backend"}
+            if have == want:
+                return
+        except (requests.RequestException, KeyError, ValueError):
+            pass
+        time.sleep(0.2)
 
 
 def check_rules(layout: Layout) -> None:
