@@ -25,3 +25,18 @@ Feature: The suite itself — reports an auditor can trust
   Scenario: No secret reaches a report
     When a run folder is written for results that quote the target's secrets
     Then no file of the folder contains any of the secret values
+
+  @REQ-GATE-01
+  Scenario: A phase runs only on a verified passing report of the phase before
+    Given a report folder of phase 2 for this environment and release
+    Then the gate of phase 3 opens on it and records its manifest digest
+    And the gate of phase 3 closes when that report is tampered with
+    And the gate of phase 3 closes when the phase 2 report failed
+    And the gate of phase 4 closes without a phase 3 report
+
+  @REQ-WAIVE-01
+  Scenario: Waivers need a justification, an approver and an expiry, and expire
+    Given a failed requirement with a valid waiver and another with an expired one
+    Then the first reads waived, with its waiver, and stays in the report
+    And the second keeps its failure and says its waiver expired
+    And a waiver file without a justification is refused, naming its line

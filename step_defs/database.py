@@ -12,7 +12,7 @@ from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database as db
 from edupro_verify.probes import host as host_probe
-from edupro_verify.spec import SPECS, Profile
+from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
 from .host import data_volume
@@ -98,7 +98,7 @@ def at_revision(schema: dict[str, Any], profile: Profile, evidence: Evidence) ->
 
 @then("the live schema matches the expected schema of that revision")
 def no_drift(schema: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    expected_file = SPECS / "schema" / f"{profile.threshold('DB-03', 'expected_revision')}.json"
+    expected_file = profile.specs / "schema" / f"{profile.threshold('DB-03', 'expected_revision')}.json"
     if not expected_file.exists():
         raise ProbeError(f"{expected_file} is missing; record it with: edupro-verify schema-snapshot")
     drift = db.schema_drift(json.loads(expected_file.read_text()), schema["snapshot"])

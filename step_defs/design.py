@@ -17,7 +17,7 @@ from edupro_verify.evidence import Evidence
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes import network
 from edupro_verify.probes.http import Api
-from edupro_verify.spec import SPECS, Profile
+from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
 from .common import quantity
@@ -29,8 +29,8 @@ MERGED_KEYS = {"debug": ("api", "debug"), "log_level": ("logging", "level"), "da
                "db_max_overflow": ("database", "max_overflow"), "workers": ("api", "workers")}
 
 
-def architecture() -> dict[str, Any]:
-    return dict(yaml.safe_load((SPECS / "architecture.yaml").read_text())["services"])
+def architecture(profile: Profile) -> dict[str, Any]:
+    return dict(yaml.safe_load((profile.specs / "architecture.yaml").read_text())["services"])
 
 
 def service_states(target: Target) -> dict[str, Any]:
@@ -42,10 +42,10 @@ def service_states(target: Target) -> dict[str, Any]:
 
 @when("the running services are compared with the architecture specification", target_fixture="presence")
 @when("the state of every service is read", target_fixture="presence")
-def presence(target: Target) -> dict[str, Any]:
+def presence(target: Target, profile: Profile) -> dict[str, Any]:
     states = service_states(target)
     found: dict[str, Any] = {}
-    for name, spec in architecture().items():
+    for name, spec in architecture(profile).items():
         running = [s for s in spec["status"] if states.get(s, {}).get("state") == "running"]
         answering = []
         for entry in running:

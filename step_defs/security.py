@@ -42,8 +42,9 @@ def request_protected(api: Api, target: Target, tokens: Tokens) -> dict[str, Any
     issued = tokens["student"]
     subject = str(jwt.decode(issued, options={"verify_signature": False})["sub"])
     variants = {"no token": None, **bad_tokens(target, subject)}
+    # Every endpoint without a token; each bad token on a sample, to stay under the per-address rate limit.
     answers = {f"{m} {p} ({name})": api.request(m, p, token).status_code
-               for name, token in variants.items() for m, p in PROTECTED}
+               for name, token in variants.items() for m, p in (PROTECTED if token is None else PROTECTED[:3])}
     return {"answers": answers, "issued": issued, "variants": sorted(variants)}
 
 

@@ -8,16 +8,20 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_bdd import then, when
+from pytest_bdd import given, then, when
 
-from edupro_verify import signing
-from edupro_verify.evidence import Evidence, Measurement, ScenarioResult
+from edupro_verify import chain, signing
+from edupro_verify.evidence import Evidence, Measurement, ScenarioResult, phase_verdicts, summarise
 from edupro_verify.plugin import RESULTS, TARGET, build_evidence
-from edupro_verify.report import write_run
+from edupro_verify.report import render_html, write_run
+from edupro_verify.spec import SpecError
+from edupro_verify.waivers import Waiver
+from edupro_verify.waivers import load as load_waivers
 from edupro_verify.targets import Target
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
@@ -140,3 +144,107 @@ def no_secrets(leaky: dict[str, Any], evidence: Evidence) -> None:
     evidence.measure("files containing a secret", found, "none")
     assert leaky["secrets"], "the target's secrets are unknown, so the reports cannot be searched for them"
     assert not found, f"secrets found in: {', '.join(sorted(set(found)))}"
+
+
+def phase_folder(reports: Path, name: str, request: pytest.FixtureRequest, phase: int, verdict: str) -> Path:
+    """A real run folder (this run's writer and signer), relabelled as a report of PHASE with VERDICT."""
+    config = request.config
+    evidence = build_evidence(config)
+    evidence["phases"] = {str(phase): {"verdict": verdict, "counts": {}}}
+    folder = reports / name
+    folder.mkdir(parents=True)
+    return write_run(folder, evidence, config.stash[TARGET].secrets.values())
+
+
+@given("a report folder of phase 2 for this environment and release", target_fixture="gate_case")
+def phase_two(request: pytest.FixtureRequest, scratch_reports: Path, run_info: dict[str, Any]) -> dict[str, Any]:
+    folder = phase_folder(scratch_reports / "reports", "20000101T000000Z-phase-2", request, 2, "passed")
+    return {"reports": scratch_reports / "reports", "folder": folder, "env": run_info["env"], "release": run_info["release"]}
+
+
+def gate_of(case: dict[str, Any], phase: int) -> dict[str, Any] | str:
+    try:
+        return chain.gate(case["reports"], case["env"], case["release"], phase)
+    except chain.GateClosed as error:
+        return f"closed: {error}"
+
+
+@then("the gate of phase 3 opens on it and records its manifest digest")
+def gate_opens(gate_case: dict[str, Any], evidence: Evidence) -> None:
+    result = gate_of(gate_case, 3)
+    evidence.measure("gate of phase 3", result)
+    assert isinstance(result, dict), f"the gate stays closed on a passing phase 2 report: {result}"
+    assert result["predecessor_manifest_sha256"] == chain.manifest_digest(gate_case["folder"]), "the digest is not recorded"
+
+
+@then("the gate of phase 3 closes when that report is tampered with")
+def gate_tampered(gate_case: dict[str, Any], evidence: Evidence) -> None:
+    page = gate_case["folder"] / "report.html"
+    original = page.read_bytes()
+    page.write_bytes(original.replace(b"<main>", b"<main> "))
+    try:
+        result = gate_of(gate_case, 3)
+    finally:
+        page.write_bytes(original)
+    evidence.measure("gate on a tampered report", result)
+    assert isinstance(result, str), "the gate opens on a tampered report"
+
+
+@then("the gate of phase 3 closes when the phase 2 report failed")
+def gate_failed(gate_case: dict[str, Any], request: pytest.FixtureRequest, evidence: Evidence) -> None:
+    phase_folder(gate_case["reports"], "20000102T000000Z-phase-2", request, 2, "failed")
+    result = gate_of(gate_case, 3)
+    evidence.measure("gate on a failed report", result)
+    assert isinstance(result, str), "the gate opens on a failed phase 2 report"
+
+
+@then("the gate of phase 4 closes without a phase 3 report")
+def gate_missing(gate_case: dict[str, Any], evidence: Evidence) -> None:
+    result = gate_of(gate_case, 4)
+    evidence.measure("gate of phase 4", result)
+    assert isinstance(result, str) and "missing" in result, f"the gate of phase 4 opens without phase 3: {result}"
+
+
+@given("a failed requirement with a valid waiver and another with an expired one", target_fixture="waived")
+def waived_results(profile: Any) -> dict[str, Any]:
+    today = date.today()
+    failing = [ScenarioResult(nodeid=f"x::{rid}", feature="x", scenario=f"{rid} check", requirements=[rid], phase=1,
+                              status="failed", reason="measured below the threshold") for rid in ("HW-01", "HW-02")]
+    waivers = [Waiver(requirement="HW-01", justification="interim hardware until the servers arrive",
+                      approver="DevOps Team Lead", expires=today + timedelta(days=30)),
+               Waiver(requirement="HW-02", justification="interim hardware until the servers arrive",
+                      approver="DevOps Team Lead", expires=today - timedelta(days=1))]
+    results = summarise(profile.requirements, failing, {1}, {}, waivers, today)
+    return {"results": results, "html": render_html({
+        "run": {"id": "w", "env": "x", "release": "r", "started": "", "finished": "", "suite_version": ""},
+        "signature": {"signer": "", "qa_key": True, "note": ""}, "target": {"base_url": "", "driver": ""},
+        "phases": phase_verdicts(results), "profile": {"relaxed": {}, "not_applicable": {}}, "tools": {},
+        "requirements": {k: vars(v) for k, v in results.items()}})}
+
+
+@then("the first reads waived, with its waiver, and stays in the report")
+def first_waived(waived: dict[str, Any], evidence: Evidence) -> None:
+    first = waived["results"]["HW-01"]
+    evidence.measure("HW-01 under a valid waiver", f"{first.status}: {first.reason}")
+    assert first.status == "waived" and first.waiver and first.waiver["approver"], "a valid waiver is not applied"
+    assert "id='req-HW-01'" in waived["html"] and "waived" in waived["html"], "the waived result is not visible"
+
+
+@then("the second keeps its failure and says its waiver expired")
+def second_expired(waived: dict[str, Any], evidence: Evidence) -> None:
+    second = waived["results"]["HW-02"]
+    evidence.measure("HW-02 under an expired waiver", f"{second.status}: {second.reason}")
+    assert second.status == "failed" and "expired" in second.reason, "an expired waiver still counts"
+
+
+@then("a waiver file without a justification is refused, naming its line")
+def malformed_waiver(scratch_reports: Path, profile: Any, evidence: Evidence) -> None:
+    bad = scratch_reports / "waivers.yaml"
+    bad.write_text("waivers:\n  - requirement: HW-01\n    approver: DevOps Team Lead\n    expires: 2030-01-01\n")
+    try:
+        load_waivers(bad, set(profile.requirements))
+        message = ""
+    except SpecError as error:
+        message = str(error)
+    evidence.measure("malformed waiver file", message)
+    assert "line 2" in message and "justification" in message, f"the malformed waiver is not refused clearly: {message!r}"

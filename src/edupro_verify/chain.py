@@ -80,3 +80,19 @@ def approvals(folder: Path) -> dict[str, dict[str, Any]]:
         if data.get("manifest_sha256") == digest and data.get("role") in ROLES:
             valid[data["role"]] = data
     return valid
+
+
+class GateClosed(Exception):
+    """Phase N asked for without a verified passing report of phase N-1."""
+
+
+def gate(reports: Path, env: str, release: str, phase: int) -> dict[str, Any]:
+    """The predecessor this run builds on (GATE-01); raises GateClosed when there is none."""
+    if phase <= 1:
+        return {"phase": phase, "predecessor": None}
+    earlier = newest_verified(reports, env, release).get(phase - 1)
+    if earlier is None or earlier.verdict != "passed":
+        state = "failed" if earlier else "missing"
+        raise GateClosed(f"phase {phase} needs a verified passing report of phase {phase - 1} for {env} release "
+                         f"{release} (it is {state}); run --phase {phase - 1} first, or pass --no-gate to override")
+    return {"phase": phase, "predecessor": earlier.folder.name, "predecessor_manifest_sha256": earlier.manifest_sha256}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
 
 from .spec import Requirement
+from .waivers import Waiver
 
 STATUSES = ("passed", "failed", "error", "waived", "not_applicable", "not_covered")
 # When scenarios of one requirement disagree, the strongest statement wins.
@@ -60,7 +62,8 @@ class RequirementResult:
 
 
 def summarise(requirements: dict[str, Requirement], scenarios: list[ScenarioResult],
-              in_scope: set[int], not_applicable: dict[str, str]) -> dict[str, RequirementResult]:
+              in_scope: set[int], not_applicable: dict[str, str], waivers: list[Waiver] | None = None,
+              today: date | None = None) -> dict[str, RequirementResult]:
     results: dict[str, RequirementResult] = {}
     for rid, req in requirements.items():
         if req.phase not in in_scope:
@@ -74,11 +77,25 @@ def summarise(requirements: dict[str, Requirement], scenarios: list[ScenarioResu
             reason = reasons[0] if reasons else ""
             if status == "not_applicable":
                 reason = not_applicable.get(rid, reason)
+        waiver = _waiver_for(rid, status, waivers or [], today or date.today())
+        if waiver and waiver["active"]:
+            status, reason = "waived", f"{reason} (waived until {waiver['expires']} by {waiver['approver']})"
+        elif waiver:
+            reason = f"{reason} (waiver expired on {waiver['expires']})"
         results[rid] = RequirementResult(
             id=rid, title=req.title, phase=req.phase, severity=req.severity, standards=req.standards,
             status=status, reason=reason, scenarios=[r.scenario for r in mine],
-            measured=[asdict(m) for r in mine for m in r.measurements], threshold=req.thresholds)
+            measured=[asdict(m) for r in mine for m in r.measurements], threshold=req.thresholds, waiver=waiver)
     return results
+
+
+def _waiver_for(rid: str, status: str, waivers: list[Waiver], today: date) -> dict[str, Any] | None:
+    """A waiver only covers a failing or erroring requirement; the newest-expiring one counts."""
+    mine = sorted((w for w in waivers if w.requirement == rid), key=lambda w: w.expires)
+    if not mine or status not in ("failed", "error"):
+        return None
+    chosen = mine[-1]
+    return {**chosen.model_dump(mode="json"), "active": chosen.active(today)}
 
 
 def phase_verdicts(results: dict[str, RequirementResult]) -> dict[str, dict[str, Any]]:

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from . import __version__
+from . import __version__, chain
 from .errors import ProbeError, TargetError
 from .report import scanner_versions, write_run
 from .evidence import Evidence, ScenarioResult, phase_verdicts, summarise
-from .spec import PHASES, Profile, SpecError, load_profile, load_requirements
+from .spec import PHASES, SPECS, Profile, SpecError, load_profile, load_requirements
 from .targets import Target, preflight, resolve
+from .waivers import load as load_waivers
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = pytest.StashKey[Profile]()
@@ -34,6 +35,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--load-seconds", type=int, help="override the profile's load-test duration")
     group.addoption("--reports-dir", default=str(REPO / "reports"), help="where run folders go (default reports/)")
     group.addoption("--release", help="release under verification (default: the version the target reports)")
+    group.addoption("--no-gate", action="store_true",
+                    help="run phase N without a verified passing report of phase N-1 (recorded in the report)")
+    group.addoption("--specs", default=str(SPECS), help="the specs folder (default: the repository's specs/)")
 
 
 def parse_phases(text: str | None) -> set[int]:
@@ -52,8 +56,9 @@ def parse_phases(text: str | None) -> set[int]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    specs = Path(config.getoption("specs"))
     try:
-        requirements = load_requirements()
+        requirements = load_requirements(specs)
     except SpecError as error:
         raise pytest.UsageError(str(error)) from None
     for rid, req in requirements.items():
@@ -65,7 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     phases = parse_phases(config.getoption("phase"))
     try:
-        profile = load_profile(env)
+        profile = load_profile(env, specs)
     except SpecError as error:
         raise pytest.UsageError(str(error)) from None
     if config.getoption("load_users"):
@@ -73,21 +78,33 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("load_seconds"):
         profile.load.duration = f"{config.getoption('load_seconds')} s"
     try:
+        waivers = load_waivers(specs / "waivers.yaml", set(requirements))
+    except SpecError as error:
+        raise pytest.UsageError(str(error)) from None
+    try:
         target = resolve(profile)
         preflight(target)
     except TargetError as error:
         raise pytest.UsageError(str(error)) from None
+    release = config.getoption("release") or target.status.get("version") or "unknown"
+    reports = Path(config.getoption("reports_dir"))
+    try:
+        gate_record = chain.gate(reports, env, release, min(phases))
+    except chain.GateClosed as error:
+        if not config.getoption("no_gate"):
+            raise pytest.UsageError(str(error)) from None
+        gate_record = {"phase": min(phases), "predecessor": None, "overridden": True, "refusal": str(error)}
     started = datetime.now(UTC)
     label = "all" if phases == set(range(1, 9)) else "-".join(str(p) for p in sorted(phases))
     run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{env}-phase-{label}"
-    run_dir = Path(config.getoption("reports_dir")) / run_id
+    run_dir = reports / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     config.stash[PROFILE] = profile
     config.stash[TARGET] = target
     config.stash[RESULTS] = []
     config.stash[RUN] = {"id": run_id, "env": env, "phases": sorted(phases), "dir": run_dir,
                          "started": started.isoformat(timespec="seconds"), "monotonic": time.monotonic(),
-                         "release": config.getoption("release") or target.status.get("version") or "unknown"}
+                         "release": release, "gate": gate_record, "waivers": waivers}
     config.option.xmlpath = str(run_dir / "junit.xml")
     config.option.cucumber_json_path = str(run_dir / "cucumber.json")
 
@@ -201,11 +218,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def build_evidence(config: pytest.Config) -> dict[str, Any]:
     run, profile, target = config.stash[RUN], config.stash[PROFILE], config.stash[TARGET]
     scenarios = config.stash[RESULTS]
-    results = summarise(profile.requirements, scenarios, set(run["phases"]) | {0}, profile.not_applicable)
+    results = summarise(profile.requirements, scenarios, set(run["phases"]) | {0}, profile.not_applicable,
+                        run["waivers"])
     return {
         "run": {"id": run["id"], "env": run["env"], "release": run["release"], "phases": run["phases"],
                 "started": run["started"], "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-                "duration_seconds": round(time.monotonic() - run["monotonic"], 2), "suite_version": __version__},
+                "duration_seconds": round(time.monotonic() - run["monotonic"], 2), "suite_version": __version__,
+                "gate": run["gate"]},
         "target": {"base_url": target.base_url, "host": target.host_spec, "driver": target.driver,
                    "database": f"{target.database.get('host')}:{target.database.get('port')}/{target.database.get('name')}",
                    "prometheus_url": target.prometheus_url},

@@ -120,6 +120,13 @@ def render_html(evidence: dict[str, Any]) -> str:
                            for k, v in evidence["profile"]["not_applicable"].items())
     warning = (f'<p class="warning" id="unsigned">{e(sig["note"])}: anyone could have produced this report.</p>'
                if not sig["qa_key"] else "")
+    gate = run.get("gate") or {}
+    if gate.get("overridden"):
+        gate_line = f'<b class="badge failed">gate overridden (--no-gate)</b> {e(gate.get("refusal", ""))}'
+    elif gate.get("predecessor"):
+        gate_line = f'builds on <code>{e(gate["predecessor"])}</code> (manifest SHA-256 <code>{e(gate["predecessor_manifest_sha256"])}</code>)'
+    else:
+        gate_line = "first phase of the chain"
     totals = " · ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(counts.items()))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>EduPro verification {e(run['id'])}</title>
@@ -135,6 +142,7 @@ def render_html(evidence: dict[str, Any]) -> str:
 <tr><th>Signer</th><td><code id="signer">{e(sig['signer'])}</code> {'QA key' if sig['qa_key'] else ''}</td>
 <th>Suite</th><td>edupro-verify {e(run['suite_version'])}</td></tr>
 <tr><th>Requirements</th><td colspan="3" id="totals">{e(totals)}</td></tr>
+<tr><th>Phase gate</th><td colspan="3" id="gate">{gate_line}</td></tr>
 </table>
 <h2>Verdict per phase</h2>
 <table id="phases"><tr><th>Phase</th><th>Name</th><th>Verdict</th><th>Requirements</th></tr>{phase_rows}</table>

@@ -72,6 +72,7 @@ class ProfileFile(Strict):
 
 class Profile(Strict):
     name: str
+    specs: Path
     description: str
     target: TargetSpec
     load: LoadSettings
@@ -164,6 +165,6 @@ def load_profile(env: str, specs: Path = SPECS) -> Profile:
         parse(file.load.duration)
     except UnitError as error:
         raise SpecError(f"{path}: load.duration: {error}") from None
-    return Profile(name=env, description=file.description, target=file.target, load=file.load,
+    return Profile(name=env, specs=specs, description=file.description, target=file.target, load=file.load,
                    requirements=catalogue, relaxed=relaxed, not_applicable=file.not_applicable,
                    not_applicable_tags=file.not_applicable_tags)

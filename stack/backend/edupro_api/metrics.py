@@ -1,4 +1,4 @@
-"""Prometheus metrics (MON-02) and the access log, from one middleware."""
+"""Prometheus metrics (MON-02) and the access log, from one ASGI middleware."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import logging
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("edupro_http_requests_total", "HTTP requests", ["method", "route", "status"])
 # Unlabelled, so the series exists (at 0) before the first error and alerts can divide by it.
@@ -20,30 +19,41 @@ PREDICTIONS = Counter("edupro_predictions_total", "Predictions served", ["outcom
 log = logging.getLogger("edupro.access")
 
 
-def route_of(request: Request) -> str:
+def route_of(scope: Scope) -> str:
     """The route template (`/api/v1/students/{student_id}`), never the raw path."""
-    route = request.scope.get("route")
-    return getattr(route, "path", "unmatched")
+    return getattr(scope.get("route"), "path_format", None) or getattr(scope.get("route"), "path", "unmatched")
 
 
-class MetricsMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+class MetricsMiddleware:
+    """Pure ASGI (not BaseHTTPMiddleware, which costs a task and a queue per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, record_status)
         finally:
             elapsed = time.perf_counter() - started
-            route = route_of(request)
-            REQUESTS.labels(request.method, route, str(status)).inc()
-            LATENCY.labels(request.method, route).observe(elapsed)
+            route, method = route_of(scope), scope["method"]
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
             if status >= 500:
                 ERRORS.inc()
-            log.info("request", extra={"method": request.method, "route": route, "status": status,
-                                       "duration_ms": round(elapsed * 1000, 2),
-                                       "user_id": request.scope.get("edupro_user_id")})
+            log.info("request", extra={"method": method, "route": route, "status": status,
+                                       "duration_ms": round(elapsed * 1000, 2), "user_id": scope.get("edupro_user_id")})
 
 
 def metrics_response() -> Response:
