@@ -65,6 +65,9 @@ def verify(args: argparse.Namespace) -> int:
         if not run_dir.is_dir():
             print(f"{run_dir}: not a folder", file=sys.stderr)
             return USAGE
+        if not (run_dir / signing.MANIFEST).is_file():
+            print(f"{run_dir}: not a signed run folder (no {signing.MANIFEST})", file=sys.stderr)
+            return USAGE
         result = signing.verify(run_dir, trusted)
         for line in result.lines():
             print(f"{run_dir}: {line}")

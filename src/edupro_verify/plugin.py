@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from . import __version__, chain
+from . import __version__, chain, signing
 from .errors import ProbeError, TargetError
 from .report import scanner_versions, write_run
 from .evidence import Evidence, ScenarioResult, phase_verdicts, summarise
@@ -37,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--release", help="release under verification (default: the version the target reports)")
     group.addoption("--no-gate", action="store_true",
                     help="run phase N without a verified passing report of phase N-1 (recorded in the report)")
-    group.addoption("--specs", default=str(SPECS), help="the specs folder (default: the repository's specs/)")
+    group.addoption("--specs", default=str(SPECS), help="the specs folder, as --specs=DIR (default: the repository's specs/)")
 
 
 def parse_phases(text: str | None) -> set[int]:
@@ -79,8 +80,13 @@ def pytest_configure(config: pytest.Config) -> None:
         profile.load.duration = f"{config.getoption('load_seconds')} s"
     try:
         waivers = load_waivers(specs / "waivers.yaml", set(requirements))
-    except SpecError as error:
+        signing.signing_key()  # a named key that cannot be loaded stops the run now, not after it
+    except (SpecError, signing.SigningError) as error:
         raise pytest.UsageError(str(error)) from None
+    for waiver in waivers:
+        if not waiver.active(datetime.now(UTC).date()):
+            print(f"edupro-verify: the waiver of {waiver.requirement} expired on {waiver.expires}; it no longer counts",
+                  file=sys.stderr)
     try:
         target = resolve(profile)
         preflight(target)

@@ -174,6 +174,7 @@ def preflight(target: Target) -> None:
         if "password authentication failed" in str(error):
             raise TargetError(f"the database refused the password for {target.database['user']}; "
                               "check the secrets") from None
+        raise TargetError(f"{error}; check target.database in the profile") from None
     try:
         target.redis().ping()
     except redis.AuthenticationError:

@@ -1,0 +1,42 @@
+"""What the suite's own tests share: running the suite and deploy.sh as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_suite(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    """`pytest ARGS` from the repository, as QA types it."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edupro_verify.cli", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def deploy(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(REPO / "deploy.sh"), *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def status() -> dict[str, Any]:
+    result = deploy("status", "--json")
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The error a user sees: exactly one line, no traceback."""
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("edupro-verify: the waiver")]
+    assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
+    return lines[0]

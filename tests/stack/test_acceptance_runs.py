@@ -1,0 +1,94 @@
+"""The suite against the clean stack: green, repeatedly, leaving no trace; refusing bad targets."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.helpers import one_clear_line, run_suite
+
+from .test_api import owner_connection
+
+BUSINESS_TABLES = ("students", "grades", "enrolments", "classes", "teachers", "users")
+BASELINE_RUNS = 3
+
+
+def checksums(stack: dict[str, Any]) -> dict[str, str]:
+    with owner_connection(stack) as conn:
+        return {t: conn.execute(f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {t} x").fetchone()[0]
+                for t in BUSINESS_TABLES}
+
+
+def test_clean_stack_is_green_every_time_and_left_untouched(stack: dict[str, Any], tmp_path: Path) -> None:
+    before = checksums(stack)
+    for attempt in range(1, BASELINE_RUNS + 1):
+        result = run_suite("--env", "development", f"--reports-dir={tmp_path}", "-q", "-p", "no:randomly")
+        evidence = json.loads((tmp_path / "latest" / "evidence.json").read_text())
+        bad = {rid: r["reason"] for rid, r in evidence["requirements"].items() if r["status"] in ("failed", "error", "not_covered")}
+        assert result.returncode == 0 and not bad, f"run {attempt} of {BASELINE_RUNS}: {bad or result.stdout[-1500:]}"
+    print(f"clean baseline: {BASELINE_RUNS} consecutive runs, no failed and no error result")
+    assert checksums(stack) == before, "the suite changed the business tables"
+    with owner_connection(stack) as conn:
+        leftovers = conn.execute("SELECT count(*) FROM users WHERE username LIKE 'edupro-verify%'").fetchone()[0]
+    assert leftovers == 0
+
+
+def profile_with(tmp_path: Path, target: dict[str, Any]) -> Path:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for name in ("requirements.yaml", "architecture.yaml", "waivers.yaml"):
+        (specs / name).write_text((Path(__file__).resolve().parents[2] / "specs" / name).read_text())
+    (specs / "environments").mkdir()
+    (specs / "environments" / "remote.yaml").write_text(yaml.safe_dump({
+        "description": "a target named by hand", "target": target,
+        "load": {"users": 1, "spawn_rate": 1, "duration": "1 s"}}))
+    return specs
+
+
+def secrets_file(tmp_path: Path, stack: dict[str, Any], **override: str) -> str:
+    real = json.loads(Path(stack["paths"]["secrets"]).read_text())
+    values = {"database_password": real["owner_password"], "redis_password": real["redis_password"], **override}
+    path = tmp_path / "secrets.yaml"
+    path.write_text(yaml.safe_dump(values))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+def hand_target(stack: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    db = stack["database"]
+    target = {"host": "local://", "base_url": stack["base_url"],
+              "database": {"host": db["host"], "port": db["port"], "name": db["name"], "user": db["owner_role"]},
+              "cache": stack["cache"]}
+    target.update(changes)
+    return target
+
+
+def run_remote(tmp_path: Path, target: dict[str, Any], secrets: str) -> Any:
+    specs = profile_with(tmp_path, target)
+    return run_suite("--env", "remote", f"--specs={specs}", "--collect-only", "-q", env={"EDUPRO_VERIFY_SECRETS": secrets})
+
+
+def test_an_unreachable_url_is_refused(stack: dict[str, Any], tmp_path: Path) -> None:
+    result = run_remote(tmp_path, hand_target(stack, base_url="https://127.0.0.1:1"), secrets_file(tmp_path, stack))
+    assert result.returncode == 4 and "unreachable" in one_clear_line(result)
+
+
+def test_an_unreachable_database_is_refused(stack: dict[str, Any], tmp_path: Path) -> None:
+    target = hand_target(stack)
+    target["database"]["port"] = 1
+    result = run_remote(tmp_path, target, secrets_file(tmp_path, stack))
+    assert result.returncode == 4 and "unreachable" in one_clear_line(result)
+
+
+def test_a_wrong_database_password_is_refused(stack: dict[str, Any], tmp_path: Path) -> None:
+    result = run_remote(tmp_path, hand_target(stack), secrets_file(tmp_path, stack, database_password="wrong"))
+    assert result.returncode == 4 and "refused the password" in one_clear_line(result)
+
+
+def test_a_wrong_cache_password_is_refused(stack: dict[str, Any], tmp_path: Path) -> None:
+    result = run_remote(tmp_path, hand_target(stack), secrets_file(tmp_path, stack, redis_password="wrong"))
+    assert result.returncode == 4 and "cache refused the password" in one_clear_line(result)

@@ -1,0 +1,57 @@
+"""What people look at, in Debian's Chromium: the frontend, and a report's cover and matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.helpers import run_suite
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def test_a_student_logs_in_and_sees_their_prediction(browser: Browser, stack: dict[str, Any],
+                                                    accounts: dict[str, dict[str, str]], tmp_path: Path) -> None:
+    page = browser.new_page(ignore_https_errors=True)
+    page.goto(stack["base_url"] + "/")
+    page.fill("input[name=username]", accounts["student"]["username"])
+    page.fill("input[name=password]", accounts["student"]["password"])
+    page.click("button[type=submit]")
+    prediction = page.get_by_test_id("prediction")
+    prediction.wait_for(timeout=15000)
+    assert "Predicted outcome" in prediction.inner_text()
+    assert "model 1.0.0" in prediction.inner_text()
+    page.screenshot(path=str(tmp_path / "student.png"))
+
+
+def test_report_cover_and_matrix_show_the_verdicts(browser: Browser, stack: dict[str, Any], tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    run = run_suite("--env", "development", "--phase", "3", "--no-gate", f"--reports-dir={reports}", "-q")
+    assert run.returncode in (0, 1), run.stderr[-500:]
+    folder = next(p for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+    page = browser.new_page()
+    page.goto((folder / "report.html").as_uri())
+    cover = page.locator("#cover")
+    assert "development" in cover.inner_text()
+    assert page.locator("#unsigned").is_visible()  # no QA key in the test: the cover must say so
+    phase_row = page.locator("#phases tr", has_text="Phase 3")
+    assert phase_row.is_visible() and phase_row.locator(".badge").inner_text() in ("passed", "failed")
+    rows = page.locator("#matrix tr[id^=req-]")
+    assert rows.count() >= 11  # phase 3's eleven requirements, plus the suite's own
+    assert page.locator("#req-TLS-04 .badge").inner_text() == "passed"
+    cover.screenshot(path=str(tmp_path / "cover.png"))
+    page.locator("#matrix").screenshot(path=str(tmp_path / "matrix.png"))
