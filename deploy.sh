@@ -31,7 +31,8 @@ The stack (local processes by default):
 
 The acceptance suite:
   verify [--env ENV] [pytest options]   bring the stack up (development) and verify it, phase by phase
-  test [pytest options]                 the project's own tests (what CI runs)
+  test [--faults] [pytest options]      the project's own tests (what CI runs); --faults: only the
+                                        fault-injection tests, ending with "faults: N injected, M caught, K missed"
 
 Options:
   --env ENV       development (default), staging or production
@@ -96,7 +97,9 @@ main() {
       cd "$ROOT" && exec "$PY" -m pytest --env "$env" "$@" ;;
     test)
       ensure_packages; ensure_venv
-      cd "$ROOT" && exec "$PY" -m pytest tests "$@" ;;
+      local suites=(tests)
+      if [ "${1:-}" = "--faults" ]; then suites=(tests/faults); shift; fi
+      cd "$ROOT" && exec "$PY" -m pytest "${suites[@]}" "$@" ;;
     *)
       say "unknown verb '$verb'; run ./deploy.sh --help"; exit $EXIT_USAGE ;;
   esac

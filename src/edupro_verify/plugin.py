@@ -126,7 +126,19 @@ def requirements_of(item: pytest.Item) -> list[str]:
     return sorted({m.name.removeprefix("REQ-") for m in item.iter_markers() if m.name.startswith("REQ-")})
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if RUN in config.stash:  # before -m/-k deselect: which requirements have a scenario at all
+        config.stash[RUN]["with_scenarios"] = {r for item in items for r in requirements_of(item)}
+    _select(config, items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if RUN in session.config.stash:
+        session.config.stash[RUN]["selected"] = {r for item in session.items for r in requirements_of(item)}
+
+
+def _select(config: pytest.Config, items: list[pytest.Item]) -> None:
     if RUN not in config.stash:
         if any(_phase_of(i) is not None for i in items):
             raise pytest.UsageError("choose an environment: pytest --env development|staging|production")
@@ -224,8 +236,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def build_evidence(config: pytest.Config) -> dict[str, Any]:
     run, profile, target = config.stash[RUN], config.stash[PROFILE], config.stash[TARGET]
     scenarios = config.stash[RESULTS]
-    results = summarise(profile.requirements, scenarios, set(run["phases"]) | {0}, profile.not_applicable,
-                        run["waivers"])
+    # A requirement whose scenarios -m or -k left out is not in this run; one without any is a gap.
+    left_out = run.get("with_scenarios", set()) - run.get("selected", set())
+    in_scope = {rid: req for rid, req in profile.requirements.items() if rid not in left_out}
+    results = summarise(in_scope, scenarios, set(run["phases"]) | {0}, profile.not_applicable, run["waivers"])
     return {
         "run": {"id": run["id"], "env": run["env"], "release": run["release"], "phases": run["phases"],
                 "started": run["started"], "finished": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -238,6 +252,7 @@ def build_evidence(config: pytest.Config) -> dict[str, Any]:
                     "not_applicable": profile.not_applicable},
         "tools": scanner_versions(),
         "phases": phase_verdicts(results),
+        "not_selected": sorted(left_out),
         "requirements": {rid: vars(r) for rid, r in results.items()},
         "scenarios": [vars(s) | {"measurements": [vars(m) for m in s.measurements]} for s in scenarios],
     }
@@ -246,7 +261,7 @@ def build_evidence(config: pytest.Config) -> dict[str, Any]:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if RUN not in config.stash or hasattr(config, "workerinput"):
+    if RUN not in config.stash or hasattr(config, "workerinput") or config.option.collectonly:
         return
     run_dir = write_run(config.stash[RUN]["dir"], build_evidence(config), config.stash[TARGET].secrets.values())
     config.stash[RUN]["written"] = run_dir

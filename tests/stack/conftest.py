@@ -34,7 +34,7 @@ class Client:
         self.session = requests.Session()
 
     def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **kwargs.pop("headers", {})}
         return self.session.request(method, self.base + path, headers=headers, verify=False, timeout=15, **kwargs)
 
     def login(self, account: dict[str, str]) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from pydantic import ValidationError
 
 from . import logs
 from .config import get_settings
@@ -15,7 +19,14 @@ API_PREFIX = "/api/v1"
 
 
 def create_app() -> FastAPI:
-    settings = get_settings()
+    # JSON logging before anything can fail, so even a refused start is logged as JSON (OPS-05).
+    logs.configure(os.environ.get("EDUPRO_LOG_LEVEL", "INFO"))
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+        logging.getLogger("edupro").critical("refusing to start: invalid settings", extra={"problems": problems})
+        raise SystemExit(1) from None
     logs.configure(settings.log_level)
     get_model()  # fail at start, not at the first prediction, when the model is missing
     docs = settings.api_docs

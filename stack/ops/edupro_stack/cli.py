@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as error:
         print(f"deploy.sh: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # `status | head`: the reader left; nothing to report
+        return 0
     return 0
 
 

@@ -194,6 +194,20 @@ def load(layout: Layout, env: str, config_dir: Path | None = None) -> StackConfi
         raise ConfigError(f"configuration for {env} is invalid: {key}: {first['msg']}") from None
 
 
+def record_deployed(cfg: StackConfig, layout: Layout) -> None:
+    """What the running stack was started with (secrets left out), for status to report."""
+    layout.deployed_config.write_text(json.dumps(cfg.model_dump(exclude={"secrets"}), indent=2))
+
+
+def load_deployed(layout: Layout, env: str) -> StackConfig:
+    """The configuration the running stack uses, even if the files have changed since."""
+    if not layout.deployed_config.exists():
+        return load(layout, env)
+    deployed = json.loads(layout.deployed_config.read_text())
+    secret_values = json.loads(ensure_secrets(layout, env).read_text())
+    return StackConfig.model_validate({**deployed, "secrets": secret_values})
+
+
 def database_url(cfg: StackConfig, role: str, password: str) -> str:
     db = cfg.database
     return f"postgresql+psycopg://{role}:{password}@{db.host}:{db.port}/{db.name}"

@@ -56,6 +56,8 @@ class Layout:
     @property
     def history(self) -> Path: return self.run / "deployments.jsonl"
     @property
+    def deployed_config(self) -> Path: return self.run / "deployed-config.json"
+    @property
     def deployment_log(self) -> Path: return self.logs / "deployment.log"
     @property
     def demo_accounts(self) -> Path: return self.run / "demo-accounts.json"

@@ -83,10 +83,13 @@ def start_daemon(name: str, command: Sequence[str], pids: Path, log: Path,
     """Start a foreground-style daemon in its own session; its pid goes to pids/<name>.pid."""
     pids.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
+    # Privileges are dropped in the child itself (not through runuser), so the pid file names the daemon.
+    user = service_user() if drop_privileges and os.geteuid() == 0 else None
     with open(log, "ab") as out:
-        command = as_service_user(command) if drop_privileges else list(command)
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
+        process = subprocess.Popen(list(command), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=env, cwd=cwd, start_new_session=True,
+                                   user=user.pw_uid if user else None, group=user.pw_gid if user else None,
+                                   extra_groups=[] if user else None)
     (pids / f"{name}.pid").write_text(str(process.pid))
     return process.pid
 

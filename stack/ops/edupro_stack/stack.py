@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import backup, history, tls
-from .config import StackConfig, database_url, load
+from .config import StackConfig, database_url, load, load_deployed, record_deployed
 from .layout import Layout
 from .processes import StackError, give, pid_of, port_open, require_free, run, which
 from .services import backend, nginx, postgres, prometheus, redis
@@ -150,6 +150,7 @@ def up(env: str, layout: Layout) -> State:
         write_operations_files(cfg, layout)
         if not any(layout.dumps.glob("edupro_backup_*.sql")):
             backup.take(cfg, layout)
+        record_deployed(cfg, layout)
         state.write(layout)
     return state
 
@@ -200,6 +201,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
         state.versions[new] = version
         state.live_colour = new
         state.write(layout)
+        record_deployed(cfg, layout)
         backend.stop(cfg, layout, old)
     return state
 
@@ -207,7 +209,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
 def status(layout: Layout) -> dict[str, Any]:
     state = State.read(layout)
     env = state.env if state else "development"
-    cfg = load(layout, env)
+    cfg = load_deployed(layout, env)
     live = state.live_colour if state else None
 
     def svc(up: bool, address: str, **extra: Any) -> dict[str, Any]:
