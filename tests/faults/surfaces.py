@@ -55,14 +55,15 @@ class Stack:
     def prometheus_reload(self) -> None:
         requests.post(f"{self.status['prometheus_url']}/-/reload", timeout=10)
 
-    def wait_for_targets_up(self, seconds: float = 30) -> None:
-        """Until Prometheus has scraped every target successfully again (a restarted exporter)."""
+    def wait_for_targets(self, done: Callable[[list[str]], bool], seconds: float = 30) -> None:
+        """Until the health Prometheus reports for its targets satisfies DONE (it scrapes every 5 s)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             targets = requests.get(f"{self.status['prometheus_url']}/api/v1/targets", timeout=5).json()
-            if all(t["health"] == "up" for t in targets["data"]["activeTargets"]):
+            if done([t["health"] for t in targets["data"]["activeTargets"]]):
                 return
-            time.sleep(1)
+            time.sleep(0.5)
+        raise AssertionError("Prometheus did not reach the expected target health in time")
 
     def release_same_version(self) -> None:
         result = deploy("release", self.status["version"])
@@ -230,10 +231,11 @@ class StopProcess(Surface):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
             time.sleep(0.1)
+        stack.wait_for_targets(lambda health: "down" in health)  # the fault is "a target Prometheus sees down"
 
     def undo(self, stack: Stack) -> None:
         stack.up()
-        stack.wait_for_targets_up()
+        stack.wait_for_targets(lambda health: set(health) == {"up"})
 
 
 @dataclass

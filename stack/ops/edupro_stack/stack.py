@@ -128,6 +128,18 @@ def up(env: str, layout: Layout) -> State:
     if state and state.env != env and backend.running(cfg, layout, state.live_colour):
         raise StackError(f"the stack is running as '{state.env}'; run ./deploy.sh down first, then up --env {env}")
     state = state if state and state.env == env else State(env=env, versions={"blue": cfg.application.version})
+    was_running = pid_of(nginx.NAME, layout.nginx) is not None
+    try:
+        _bring_up(cfg, layout, state)
+    except StackError:
+        if not was_running:  # nothing is left half-started; a running stack is left as it was
+            down(layout)
+        raise
+    return state
+
+
+def _bring_up(cfg: StackConfig, layout: Layout, state: State) -> None:
+    env = cfg.environment
     with history.deployment(layout, "up", env, driver=DRIVER, version=state.live_version):
         if not pid_of(nginx.NAME, layout.nginx):
             require_free(cfg.proxy.listen, cfg.proxy.https_port, "nginx")
@@ -152,14 +164,13 @@ def up(env: str, layout: Layout) -> State:
             backup.take(cfg, layout)
         record_deployed(cfg, layout)
         state.write(layout)
-    return state
 
 
 def down(layout: Layout) -> None:
     state = State.read(layout)
     env = state.env if state else "development"
     with history.deployment(layout, "down", env, driver=DRIVER):
-        cfg = load(layout, env)
+        cfg = load_deployed(layout, env)
         prometheus.stop(layout)
         nginx.stop(layout)
         for colour in backend.COLOURS:
