@@ -187,12 +187,13 @@ def broken_refused(target: Target, profile: Profile, evidence: Evidence) -> None
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(shutil.copytree(source, Path(folder) / "config"))
         base = yaml.safe_load((copy / "base.yaml").read_text())
-        base["database"]["pool_size"] = "twenty"
+        base["security"]["password_hash_rounds"] = "twelve"  # no environment overrides this key
         (copy / "base.yaml").write_text(yaml.safe_dump(base))
         result = deploy(target, "config", "--env", profile.name, "--config-dir", str(copy))
-    evidence.measure("broken configuration", f"exit {result.returncode}: {result.stderr.strip()}", "refused, naming database.pool_size")
-    assert result.returncode != 0, "a configuration with pool_size 'twenty' was accepted"
-    assert "database.pool_size" in result.stderr, f"the refusal does not name the key: {result.stderr.strip()}"
+    evidence.measure("broken configuration", f"exit {result.returncode}: {result.stderr.strip()}",
+                     "refused, naming security.password_hash_rounds")
+    assert result.returncode != 0, "a configuration with password_hash_rounds 'twelve' was accepted"
+    assert "security.password_hash_rounds" in result.stderr, f"the refusal does not name the key: {result.stderr.strip()}"
 
 
 def expected_base(profile: Profile) -> dict[str, Any]:
