@@ -56,6 +56,11 @@ def newest_verified(reports: Path, env: str, release: str) -> dict[int, PhaseRep
     return found
 
 
+def requirement_status(folder: Path, requirement: str) -> str:
+    found = json.loads((folder / "evidence.json").read_text())["requirements"].get(requirement)
+    return str(found["status"]) if found else "not run"
+
+
 def span_seconds(reports: list[PhaseReport]) -> float:
     return (max(r.finished for r in reports) - min(r.started for r in reports)).total_seconds()
 

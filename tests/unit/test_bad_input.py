@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edupro_verify import signing
 from tests.helpers import REPO, deploy, one_clear_line, run_cli, run_suite
 
 USAGE = 4
@@ -134,7 +135,6 @@ def test_verify_refuses_a_path_that_is_not_a_folder(tmp_path: Path) -> None:
 
 
 def test_approve_without_a_key_is_refused(tmp_path: Path) -> None:
-    from edupro_verify import signing
     run = tmp_path / "run"
     run.mkdir()
     (run / "evidence.json").write_text("{}")
