@@ -96,7 +96,7 @@ def dependency_order(started: dict[str, int], evidence: Evidence) -> None:
 
 @when("every service's health check is run", target_fixture="health")
 def run_health_checks(target: Target, api: Api) -> dict[str, Any]:
-    db, cache = target.database, target.cache
+    db = target.database
     conf = service_states(target)["proxy"].get("config")
     return {
         "backend": api.get("/health").status_code == 200,

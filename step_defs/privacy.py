@@ -10,7 +10,7 @@ import requests
 from pytest_bdd import given, then, when
 
 from edupro_verify.evidence import Evidence
-from edupro_verify.probes.fixtures import Fixtures, Person
+from edupro_verify.probes.fixtures import Fixtures
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
