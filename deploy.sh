@@ -31,6 +31,8 @@ The stack (local processes by default):
 
 The acceptance suite:
   verify [--env ENV] [pytest options]   bring the stack up (development) and verify it, phase by phase
+  bench [--quick] [--only PART...]     benchmarks: suite speed, capacity, deploy time, zero downtime,
+                                        recovery; prints `name: value unit` lines (figures, no pass/fail)
   test [--faults] [pytest options]      the project's own tests (what CI runs); --faults: only the
                                         fault-injection tests, ending with "faults: N injected, M caught, K missed"
 
@@ -95,6 +97,10 @@ main() {
       ensure_packages; ensure_venv
       if [ "$env" = "development" ]; then stack up --env development; fi
       cd "$ROOT" && exec "$PY" -m pytest --env "$env" "$@" ;;
+    bench)
+      ensure_packages; ensure_venv
+      stack up --env development >&2
+      cd "$ROOT" && exec "$PY" -m bench "$@" ;;
     test)
       ensure_packages; ensure_venv
       local suites=(tests)

@@ -97,8 +97,9 @@ class Target:
     def redis(self, password: str | None | bool = True) -> redis.Redis:
         """A client; password=True uses the secret, None connects without one."""
         secret = self.secrets.redis_password if password is True else password
+        # retry=None: redis-py 7 retries a refused command with back-off for seconds; a probe wants one answer.
         return redis.Redis(host=self.cache["host"], port=self.cache["port"], password=secret or None,
-                           socket_timeout=3, socket_connect_timeout=3)
+                           socket_timeout=3, socket_connect_timeout=3, retry=None)
 
 
 def _run_status(repo: Path) -> dict[str, Any]:

@@ -68,7 +68,10 @@ class ContinuousProbe:
         while not self._stop.is_set():
             self.count.requests += 1
             try:
-                response = self.session.get(self.url, timeout=5, verify=False)
+                # A fresh connection per request: with keep-alive, a reload that closes an idle connection
+                # just as the client reuses it aborts a request the server never received (browsers
+                # retry those); a new connection each time measures what the server does with requests.
+                response = self.session.get(self.url, timeout=5, verify=False, headers={"Connection": "close"})
                 if response.status_code != 200:
                     raise ValueError(f"status {response.status_code}")
                 self.count.seen[str(response.json().get("colour"))] += 1

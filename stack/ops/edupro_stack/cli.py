@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import backup, stack
@@ -13,6 +16,23 @@ from .layout import Layout
 from .processes import StackError
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+CHANGES_THE_STACK = {"up", "down", "release", "rollback"}
+
+
+@contextmanager
+def one_change_at_a_time(layout: Layout, verb: str) -> Iterator[None]:
+    """Two releases at once would fight over nginx and the colours: the second one is refused."""
+    if verb not in CHANGES_THE_STACK:
+        yield
+        return
+    layout.run.mkdir(parents=True, exist_ok=True)
+    with (layout.run / "deploy.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StackError("another deploy.sh up/down/release/rollback is running on this stack; "
+                             "wait for it to finish") from None
+        yield
 
 
 def parser() -> argparse.ArgumentParser:
@@ -49,37 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     layout = Layout.default()
     try:
-        if args.verb == "up":
-            state = stack.up(args.env, layout)
-            info = stack.status(layout)
-            print(f"EduPro {args.env} is up: {info['base_url']} (live colour {state.live_colour}, "
-                  f"version {state.live_version})")
-        elif args.verb == "down":
-            stack.down(layout)
-            print("EduPro is down")
-        elif args.verb == "status":
-            info = stack.status(layout)
-            if args.json:
-                print(json.dumps(info, indent=2))
-            else:
-                for name, svc in info["services"].items():
-                    print(f"{name:16} {svc['state']:8} {svc['address']}")
-        elif args.verb == "backup":
-            cfg = load(layout, _env_of_running(layout, args.env))
-            print(backup.take(cfg, layout))
-        elif args.verb == "restore":
-            cfg = load(layout, _env_of_running(layout, None))
-            seconds = backup.restore(cfg, args.file.resolve(), args.into)
-            print(f"restored {args.file.name} into {args.into} in {seconds:.1f} s")
-        elif args.verb == "release":
-            state = stack.switch(layout, args.version, "release")
-            print(f"released {state.live_version} on {state.live_colour}")
-        elif args.verb == "config":
-            cfg = load(layout, args.env, args.config_dir)
-            print(json.dumps(cfg.model_dump(exclude={"secrets"}), indent=2))
-        elif args.verb == "rollback":
-            state = stack.switch(layout, None, "rollback")
-            print(f"rolled back to {state.live_version} on {state.live_colour}")
+        with one_change_at_a_time(layout, args.verb):
+            return _run(args, layout)
     except ConfigError as error:
         print(f"deploy.sh: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -88,6 +79,40 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:  # `status | head`: the reader left; nothing to report
         return 0
+
+
+def _run(args: argparse.Namespace, layout: Layout) -> int:
+    if args.verb == "up":
+        state = stack.up(args.env, layout)
+        info = stack.status(layout)
+        print(f"EduPro {args.env} is up: {info['base_url']} (live colour {state.live_colour}, "
+              f"version {state.live_version})")
+    elif args.verb == "down":
+        stack.down(layout)
+        print("EduPro is down")
+    elif args.verb == "status":
+        info = stack.status(layout)
+        if args.json:
+            print(json.dumps(info, indent=2))
+        else:
+            for name, svc in info["services"].items():
+                print(f"{name:16} {svc['state']:8} {svc['address']}")
+    elif args.verb == "backup":
+        cfg = load(layout, _env_of_running(layout, args.env))
+        print(backup.take(cfg, layout))
+    elif args.verb == "restore":
+        cfg = load(layout, _env_of_running(layout, None))
+        seconds = backup.restore(cfg, args.file.resolve(), args.into)
+        print(f"restored {args.file.name} into {args.into} in {seconds:.1f} s")
+    elif args.verb == "release":
+        state = stack.switch(layout, args.version, "release")
+        print(f"released {state.live_version} on {state.live_colour}")
+    elif args.verb == "config":
+        cfg = load(layout, args.env, args.config_dir)
+        print(json.dumps(cfg.model_dump(exclude={"secrets"}), indent=2))
+    elif args.verb == "rollback":
+        state = stack.switch(layout, None, "rollback")
+        print(f"rolled back to {state.live_version} on {state.live_colour}")
     return 0
 
 

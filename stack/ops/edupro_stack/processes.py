@@ -108,15 +108,22 @@ def pid_of(name: str, pids: Path) -> int | None:
 
 def stop_daemon(name: str, pids: Path, seconds: float = 15) -> None:
     """SIGTERM the daemon's whole process group, then SIGKILL what is left."""
-    pid = pid_of(name, pids)
-    if pid is not None:
+    stop_daemons([name], pids, seconds)
+
+
+def stop_daemons(names: list[str], pids: Path, seconds: float = 15) -> None:
+    """Stop several daemons at once: all are signalled first, then waited for together."""
+    running = [pid for pid in (pid_of(name, pids) for name in names) if pid is not None]
+    for pid in running:
         _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(pid) for pid in running):
+        time.sleep(0.05)
+    for pid in running:
         if _alive(pid):
             _signal_group(pid, signal.SIGKILL)
-    (pids / f"{name}.pid").unlink(missing_ok=True)
+    for name in names:
+        (pids / f"{name}.pid").unlink(missing_ok=True)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

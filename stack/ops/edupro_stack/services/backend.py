@@ -9,7 +9,7 @@ import requests
 
 from ..config import StackConfig, backend_environment, write_env_file
 from ..layout import Layout
-from ..processes import StackError, give, pid_of, require_free, start_daemon, stop_daemon
+from ..processes import StackError, give, pid_of, require_free, start_daemon, stop_daemons
 
 COLOURS = ("blue", "green")
 
@@ -69,8 +69,8 @@ def wait_healthy(cfg: StackConfig, colour: str, seconds: float = 60) -> None:
 
 
 def stop(cfg: StackConfig, layout: Layout, colour: str) -> None:
-    for index in range(len(cfg.api.ports[colour])):  # type: ignore[index]
-        stop_daemon(instance_name(colour, index), layout.pids, seconds=25)
+    names = [instance_name(colour, index) for index in range(len(cfg.api.ports[colour]))]  # type: ignore[index]
+    stop_daemons(names, layout.pids, seconds=25)
 
 
 def running(cfg: StackConfig, layout: Layout, colour: str) -> bool:

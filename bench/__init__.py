@@ -1,0 +1,1 @@
+"""Benchmarks: figures, not tests. Each part prints `name: value unit` lines; nothing here passes or fails."""

@@ -1,0 +1,66 @@
+"""python -m bench [--quick] [--only PART ...]: measure the suite, the stack and the deploy script, and
+print every figure as `name: value unit`, last. Figures, not tests: nothing here passes or fails.
+
+Parts: suite (suite speed, TLS beside testssl.sh), capacity (locust steps, wrk ceiling), deploy (cold,
+warm, down), downtime (releases and rollbacks under a probe), recovery (backup/restore, shipped and 100x).
+The stack must be up (./deploy.sh up); the deploy part stops it, times a scratch one, and starts it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from urllib3.exceptions import InsecureRequestWarning
+
+from edupro_verify.errors import TargetError
+
+from .capacity import capacity
+from .common import Figure, progress
+from .deploy_time import deploy_time
+from .downtime import downtime
+from .recovery import recovery
+from .suite_speed import suite
+
+PARTS: dict[str, Callable[[bool], list[Figure]]] = {
+    "suite": suite, "capacity": capacity, "deploy": deploy_time, "downtime": downtime, "recovery": recovery,
+}
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{platform.freedesktop_os_release().get('PRETTY_NAME', platform.system())}, {os.cpu_count()} cores, {memory:.0f} GiB"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--quick", action="store_true", help="small steps and short runs (under 3 minutes)")
+    parser.add_argument("--only", nargs="+", choices=list(PARTS), metavar="PART", help=f"some of: {', '.join(PARTS)}")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=InsecureRequestWarning)  # development's certificate is self-signed
+    started = time.monotonic()
+    figures = [Figure("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")), Figure("machine", machine()),
+               Figure("mode", "quick" if args.quick else "full")]
+    try:
+        for name in args.only or list(PARTS):
+            progress(f"--- {name} ---")
+            figures += PARTS[name](args.quick)
+    except TargetError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted; figures so far follow", file=sys.stderr)
+    figures.append(Figure("bench_wall_time", time.monotonic() - started, "s"))
+    print("\n".join(f.line() for f in figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
