@@ -51,7 +51,10 @@ def main() -> int:
     try:
         for name in args.only or list(PARTS):
             progress(f"--- {name} ---")
-            figures += PARTS[name](args.quick)
+            try:
+                figures += PARTS[name](args.quick)
+            except SystemExit as failure:  # a part that could not finish says why; the others still run
+                figures.append(Figure(f"{name}_not_measured", str(failure.code).removeprefix("bench: ")))
     except TargetError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ from .common import Figure, progress
 STEPS_QUICK = [50, 100]
 STEPS_FULL = [100, 250, 500, 1000, 1500, 2000]
 SPAWN_RATE = 25  # log-ins per second asked for; bcrypt at cost 12 is what really paces them
-LATENCY = re.compile(r"^\s+(50|99)\.000%\s+([\d.]+)(us|ms|s)", re.M)
+LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", re.MULTILINE)
 
 
 def capacity(quick: bool) -> list[Figure]:
@@ -56,7 +56,8 @@ def capacity(quick: bool) -> list[Figure]:
                     Figure("capacity_requests_per_second", held["requests_per_second"], "req/s")]
     else:
         figures.append(Figure("capacity_users_held", 0))
-    return figures + ceiling(target.base_url, quick)
+    live = target.status["services"][f"backend_{target.status['live_colour']}"]["address"].split(",")[0]
+    return figures + ceiling(target.base_url, f"http://{live}", quick)
 
 
 def _wrk(url: str, seconds: int) -> tuple[float, str]:
@@ -67,10 +68,10 @@ def _wrk(url: str, seconds: int) -> tuple[float, str]:
     return (float(rate.group(1)) if rate else float("nan")), latencies
 
 
-def ceiling(base_url: str, quick: bool) -> list[Figure]:
+def ceiling(base_url: str, backend_url: str, quick: bool) -> list[Figure]:
     seconds = 5 if quick else 15
     progress("ceiling: wrk against nginx (static file over TLS) and the backend's /health directly")
     static, static_latency = _wrk(f"{base_url}/index.html", seconds)
-    health, health_latency = _wrk("http://127.0.0.1:8001/health", seconds)
+    health, health_latency = _wrk(f"{backend_url}/health", seconds)
     return [Figure("wrk_nginx_static_tls", static, "req/s"), Figure("wrk_nginx_static_tls_latency", static_latency),
             Figure("wrk_backend_health", health, "req/s"), Figure("wrk_backend_health_latency", health_latency)]

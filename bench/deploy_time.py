@@ -23,6 +23,7 @@ def deploy_time(quick: bool) -> list[Figure]:
         progress("deploy time: stopping the stack (its run directory is kept) to time a scratch one")
         deploy("down")
     scratch = Path(tempfile.mkdtemp(prefix="edupro-bench-run-"))
+    scratch.chmod(0o755)  # the services run as the edupro user and must reach their run directory
     env = {"EDUPRO_RUN_DIR": str(scratch / "run")}
     try:
         progress("deploy time: cold up (no run directory)")

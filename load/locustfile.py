@@ -1,6 +1,7 @@
 """The student journey under load: log in once, then read the own record and ask for a prediction.
 
 Accounts come from the JSON file named by EDUPRO_LOAD_ACCOUNTS (the suite's own fixture accounts).
+Run by load/run.py, in library mode or as a Locust master with local workers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
 
 _ACCOUNTS = json.loads(open(os.environ["EDUPRO_LOAD_ACCOUNTS"]).read()) if os.environ.get("EDUPRO_LOAD_ACCOUNTS") else []
+# A distributed run gives each worker its own share of the accounts (EDUPRO_LOAD_SHARE="index/count"), so no
+# account is used by two users at once.
+_INDEX, _COUNT = (int(n) for n in os.environ.get("EDUPRO_LOAD_SHARE", "0/1").split("/"))
+_ACCOUNTS = _ACCOUNTS[_INDEX::_COUNT]
 _NEXT = itertools.count()
 LOGIN = "login"
 

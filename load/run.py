@@ -1,24 +1,56 @@
-"""Run the locustfile in library mode and print one JSON object of figures (a subprocess of the suite,
-so gevent's monkey-patching stays out of the suite's own process).
+"""Run the locustfile and print one JSON object of figures (a subprocess of the suite, so gevent's
+monkey-patching stays out of the suite's own process).
 
-    python load/run.py --host URL --users N --spawn-rate R --seconds S
+    python load/run.py --host URL --users N --spawn-rate R --seconds S [--workers W]
+
+With --workers 0 (the default) Locust runs in library mode in this process; with W > 0 this process is a
+Locust master and starts W local `locust --worker` processes, each with its own share of the accounts.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import gevent
 from locust.env import Environment
+from locust.runners import WORKER_REPORT_INTERVAL, Runner
 
-sys.path.insert(0, str(Path(__file__).parent))
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
 from locustfile import LOGIN, Student  # noqa: E402
 
 SETTLE_SECONDS = 3
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_workers(count: int, port: int) -> list[subprocess.Popen[bytes]]:
+    locust = str(Path(sys.executable).parent / "locust")
+    return [subprocess.Popen([locust, "-f", str(HERE / "locustfile.py"), "--worker", "--master-host", "127.0.0.1",
+                              "--master-port", str(port), "--loglevel", "WARNING"],
+                             env={**os.environ, "EDUPRO_LOAD_SHARE": f"{index}/{count}"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for index in range(count)]
+
+
+def wait_for_workers(runner: Runner, count: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while len(runner.clients.ready) < count:  # type: ignore[attr-defined]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {len(runner.clients.ready)} of {count} Locust workers connected")  # type: ignore[attr-defined]
+        gevent.sleep(0.2)
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -26,9 +58,30 @@ def main() -> None:
     p.add_argument("--users", type=int, required=True)
     p.add_argument("--spawn-rate", type=float, required=True)
     p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--workers", type=int, default=0, help="0: library mode; N: a master and N local workers")
     args = p.parse_args()
     env = Environment(user_classes=[Student], host=args.host)
-    runner = env.create_local_runner()
+    workers: list[subprocess.Popen[bytes]] = []
+    if args.workers:
+        port = free_port()
+        runner: Runner = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
+        workers = start_workers(args.workers, port)
+        wait_for_workers(runner, args.workers)
+    else:
+        runner = env.create_local_runner()
+    try:
+        figures = measure(env, runner, args)
+    finally:
+        runner.quit()
+        for worker in workers:
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    print(json.dumps({**figures, "workers": args.workers, "mode": "distributed" if args.workers else "library"}))
+
+
+def measure(env: Environment, runner: Runner, args: argparse.Namespace) -> dict[str, object]:
     runner.start(args.users, spawn_rate=args.spawn_rate)
     # Steady state only: every user has spawned and logged in (bcrypt at cost 12 is slow by design).
     deadline = time.monotonic() + args.users / args.spawn_rate + 30
@@ -41,15 +94,17 @@ def main() -> None:
     env.stats.reset_all()
     gevent.sleep(args.seconds)
     users = runner.user_count
-    runner.quit()
+    if args.workers:  # workers report every few seconds: stop them and wait for their last report
+        runner.stop()
+        gevent.sleep(WORKER_REPORT_INTERVAL + 1)
     total = env.stats.total
-    print(json.dumps({
+    return {
         "users": users, "seconds": args.seconds, "requests": total.num_requests, "failures": total.num_failures,
         "error_rate": total.fail_ratio, "p50_ms": total.get_response_time_percentile(0.5),
         "p95_ms": total.get_response_time_percentile(0.95), "p99_ms": total.get_response_time_percentile(0.99),
         "requests_per_second": total.num_requests / args.seconds, **login_figures,
         "errors": [f"{e.name}: {e.error}" for e in env.stats.errors.values()][:5],
-    }))
+    }
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from typing import Any
 
 from pytest_bdd import then, when
 
+from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes.http import Api, ContinuousProbe
 from edupro_verify.spec import Profile
@@ -57,7 +58,10 @@ def colour_changed(switch: dict[str, Any], evidence: Evidence) -> None:
 
 @when("the smoke journey is run against the live release", target_fixture="smoke")
 def smoke(api: Api, tokens: Tokens) -> dict[str, Any]:
-    token = tokens["student"]
+    try:
+        token = tokens["student"]
+    except ProbeError as error:  # the profile's student cannot log in: the smoke journey fails at its first step
+        raise AssertionError(f"the smoke journey's student cannot log in: {error}") from None
     record = api.get("/api/v1/students/me", token)
     prediction = api.post("/api/v1/predictions", token, json={"student_id": record.json().get("id")})
     return {"version": api.get("/version").json(), "record": record.status_code, "prediction": prediction.status_code}

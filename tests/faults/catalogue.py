@@ -4,6 +4,7 @@ whose scenarios must turn red. Data only; tests/faults/test_faults.py runs them 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -17,7 +18,8 @@ from cryptography.x509.oid import NameOID
 from tests.helpers import REPO
 
 from .surfaces import (
-    ChangeMode, EditFile, Occupy, RedisConfig, Sql, Stack, StackConfig, StopProcess, Surface, Together, WriteFile,
+    ChangeMode, EditFile, Occupy, RedisConfig, Sql, Stack, StackConfig, Steps, StopProcess, Surface, Thresholds,
+    Together, WriteFile,
 )
 
 
@@ -74,10 +76,34 @@ def append_history(records: list[dict]) -> Surface:  # type: ignore[type-arg]
                      + "".join(json.dumps(r) + "\n" for r in records).encode())
 
 
-def idle_port(stack: Stack) -> int:
+def idle_ports(stack: Stack) -> list[int]:
     idle = "green" if stack.status["live_colour"] == "blue" else "blue"
-    return int(stack.status["services"][f"backend_{idle}"]["address"].split(",")[0].rsplit(":", 1)[1])
+    return [int(a.rsplit(":", 1)[1]) for a in stack.status["services"][f"backend_{idle}"]["address"].split(",")]
 
+
+def idle_port(stack: Stack) -> int:
+    return idle_ports(stack)[0]
+
+
+def reload_prometheus_and_scrape(stack: Stack) -> None:
+    """Reload, then let two scrapes pass (every 5 s) so the change is what Prometheus answers with."""
+    stack.prometheus_reload()
+    time.sleep(11)
+
+
+DROP_APP_METRICS = """- job_name: edupro-backend
+  metric_relabel_configs:
+  - source_labels: [__name__]
+    regex: edupro_.*
+    action: drop
+"""
+
+SLOW_AUDIT = ("CREATE FUNCTION fault_slow_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+              "PERFORM pg_sleep(0.2); RETURN NEW; END $$;\n"
+              "CREATE TRIGGER fault_slow_audit AFTER INSERT ON disclosures FOR EACH ROW EXECUTE FUNCTION fault_slow_audit()")
+
+LOSSY_DOWNGRADE = """        op.drop_index(name, table_name=table)
+    op.execute("DELETE FROM grades WHERE student_id = (SELECT min(student_id) FROM grades)")"""
 
 FAILED_RELEASE = {"action": "release", "env": "development", "started": "2026-01-01T00:00:00+00:00",
                   "finished": "2026-01-01T00:01:00+00:00", "duration_seconds": 60, "outcome": "failed"}
@@ -221,5 +247,63 @@ FAULTS: list[Fault] = [
           StackConfig(("logging", "level"), "WARNING", file="development.yaml")),
     # --- processes ---
     Fault("node-exporter-down", "a Prometheus target is down", ("MON-01",), StopProcess(lambda s: s.run / "pids" / "node-exporter.pid")),
-    Fault("release-cannot-start", "the idle colour's port is taken, so a release fails", ("REL-01",), Occupy(idle_port)),
+    Fault("release-cannot-start", "the idle colour's port is taken, so a release and a rollback fail",
+          ("REL-01", "REL-02"), Occupy(idle_port)),
+    Fault("monitoring-stopped", "Prometheus is not running", ("ARCH-01",),
+          StopProcess(lambda s: s.run / "pids" / "prometheus.pid", seen_by_prometheus=False)),
+    Fault("database-restarted-after-backend", "the database restarted under a running backend", ("ARCH-02",),
+          Steps(lambda s: s.postgres("restart"), lambda s: s.release_same_version())),
+    Fault("both-colours-serve", "the idle colour is started and left in the upstream beside the live one", ("ARCH-04",),
+          Together((Steps(lambda s: s.idle_colour("start"), lambda s: s.idle_colour("stop")),
+                    EditFile(upstream_conf, "    keepalive 32;", lambda s: "".join(
+                        f"    server 127.0.0.1:{port};\n" for port in idle_ports(s)) + "    keepalive 32;",
+                        then=reload_nginx)))),
+    Fault("base-package-removed", "the base package 'tree' is not installed", ("ENV-02",),
+          Steps(lambda s: s.run_command("dpkg", "--remove", "tree"),
+                lambda s: s.run_command("apt-get", "install", "-y", "-q", "--no-install-recommends", "tree"))),
+    Fault("unsupported-os-release", "the host says it runs Debian 11", ("ENV-01", "SW-01"),
+          EditFile(lambda s: Path("/etc/os-release"), 'VERSION_ID="12"', 'VERSION_ID="11"')),
+    Fault("slow-audit-trigger", "every disclosure entry waits 200 ms in a trigger", ("PERF-01",), Sql(
+          SLOW_AUDIT, "DROP TRIGGER fault_slow_audit ON disclosures;\nDROP FUNCTION fault_slow_audit()")),
+    Fault("rate-limit-too-tight", "10 requests a minute per user: the load's users are refused", ("PERF-02",),
+          StackConfig(("api", "rate_limit_per_minute"), 10)),
+    Fault("app-metrics-dropped", "Prometheus drops every edupro_* series it scrapes", ("MON-02",),
+          EditFile(lambda s: s.run / "prometheus" / "prometheus.yml", "- job_name: edupro-backend\n", DROP_APP_METRICS,
+                   then=reload_prometheus_and_scrape)),
+    Fault("smoke-student-disabled", "the student account of the smoke journey is deactivated", ("REL-03",),
+          Sql("UPDATE users SET active = false WHERE username = 'demo.student'",
+              "UPDATE users SET active = true WHERE username = 'demo.student'")),
+    Fault("lossy-downgrade", "the newest migration's downgrade deletes a row of grades", ("DB-05",),
+          EditFile(lambda s: REPO / "stack/backend/migrations/versions/0003_indexes.py",
+                   "        op.drop_index(name, table_name=table)", LOSSY_DOWNGRADE)),
 ]
+
+# Checks whose subject a test cannot break on this machine: seen red against thresholds it cannot meet.
+FAULTS += [
+    Fault("too-few-cores", "the profile asks 64 cores", ("HW-01",), Thresholds({"HW-01": {"min_cores": 64}})),
+    Fault("too-little-memory", "the profile asks 4 TB of memory", ("HW-02",), Thresholds({"HW-02": {"min_memory": "4 TB"}})),
+    Fault("too-little-storage", "the profile asks 1000 TB of storage", ("HW-03",),
+          Thresholds({"HW-03": {"min_storage": "1000 TB"}})),
+    Fault("too-little-bandwidth", "the profile asks 10000 Gbps between tiers", ("HW-04",),
+          Thresholds({"HW-04": {"min_bandwidth": "10000 Gbps"}})),
+    Fault("nginx-too-old", "the profile asks nginx 99", ("SW-04",), Thresholds({"SW-04": {"min_version": "99.0.0"}})),
+    Fault("postgresql-too-old", "the profile asks PostgreSQL 99", ("SW-05",), Thresholds({"SW-05": {"min_version": "99.0"}})),
+    Fault("no-room-for-migration", "the profile asks a million times the database size free", ("DB-02",),
+          Thresholds({"DB-02": {"free_space_factor": 1000000}})),
+    Fault("model-below-floor", "the profile asks 99.9 % held-out accuracy", ("ML-01",),
+          Thresholds({"ML-01": {"min_accuracy": "99.9 %"}})),
+]
+
+# Requirements without a fault here, and where they are seen red instead.
+NOT_INJECTED: dict[str, str] = {
+    **dict.fromkeys(("SW-02", "SW-03", "DKR-01", "DKR-02", "APP-01", "APP-06", "APP-08"),
+                    "not applicable to the local driver the faults run against (containers: issue 7)"),
+    **dict.fromkeys(("FW-01", "FW-02", "PLAN-01", "GOV-01", "GOV-02", "REL-04"),
+                    "not applicable in development (checked in staging and production)"),
+    "OPS-01": "an outage stays in the availability window (5 min in development) after the undo, so the healed "
+              "run could not be green for minutes; the availability query is exercised on every clean run",
+    **dict.fromkeys(("COMP-01", "COMP-02", "COMP-03"), "roll-ups: red whenever an item is red "
+                    "(tests/unit/test_units_and_plan.py::test_a_failure_outweighs_a_pass_and_gaps_are_not_covered)"),
+    **dict.fromkeys(("RPT-01", "RPT-02", "RPT-03", "RPT-04", "GATE-01", "WAIVE-01"),
+                    "the suite's own reports, gate and waivers: tests/unit and tests/stack/test_report_chain.py"),
+}

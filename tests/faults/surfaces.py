@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +67,20 @@ class Stack:
             time.sleep(0.5)
         raise AssertionError("Prometheus did not reach the expected target health in time")
 
+    def idle_colour(self, action: str) -> None:
+        """Start or stop the idle colour's backends with the stack's own code (what a release would do)."""
+        idle = "green" if self.status["live_colour"] == "blue" else "blue"
+        code = (f"from edupro_stack.config import load; from edupro_stack.layout import Layout; "
+                f"from edupro_stack.services import backend; layout = Layout.default(); "
+                f"cfg = load(layout, {self.status['env']!r}); "
+                f"backend.{action}(cfg, layout, {idle!r}" + (f", {self.status['version']!r})" if action == "start" else ")"))
+        subprocess.run([str(REPO / ".venv/bin/python"), "-c", code], check=True, capture_output=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": f"{REPO}/stack/ops:{REPO}/stack/backend"})
+
+    def run_command(self, *command: str) -> None:
+        subprocess.run(list(command), check=True, capture_output=True, timeout=300,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
     def release_same_version(self) -> None:
         result = deploy("release", self.status["version"])
         assert result.returncode == 0, f"release failed: {result.stderr.strip()[-300:]}"
@@ -91,13 +107,17 @@ class Surface:
     def undo(self, stack: Stack) -> None:
         raise NotImplementedError
 
+    def suite_args(self) -> list[str]:
+        """Options the suite needs while the fault is applied (none for a fault of the stack itself)."""
+        return []
+
 
 @dataclass
 class EditFile(Surface):
     """Replace text in a file of the stack, then run an action (a reload)."""
     path: Callable[[Stack], Path]
     old: str
-    new: str
+    new: str | Callable[[Stack], str]
     then: Action = nothing
     _saved: bytes = field(default=b"", repr=False)
 
@@ -106,7 +126,7 @@ class EditFile(Surface):
         self._saved = target.read_bytes()
         text = self._saved.decode()
         assert self.old in text, f"{target} does not contain {self.old!r}"
-        target.write_text(text.replace(self.old, self.new))
+        target.write_text(text.replace(self.old, self.new if isinstance(self.new, str) else self.new(stack)))
         self.then(stack)
 
     def undo(self, stack: Stack) -> None:
@@ -224,6 +244,7 @@ class StackConfig(Surface):
 class StopProcess(Surface):
     """SIGTERM a service by its pid file; `deploy.sh up` (idempotent) brings it back."""
     pid_file: Callable[[Stack], Path]
+    seen_by_prometheus: bool = True  # False when the process stopped is Prometheus itself
 
     def apply(self, stack: Stack) -> None:
         pid = int(self.pid_file(stack).read_text().split()[0])
@@ -231,7 +252,8 @@ class StopProcess(Surface):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
             time.sleep(0.1)
-        stack.wait_for_targets(lambda health: "down" in health)  # the fault is "a target Prometheus sees down"
+        if self.seen_by_prometheus:
+            stack.wait_for_targets(lambda health: "down" in health)  # the fault is "a target Prometheus sees down"
 
     def undo(self, stack: Stack) -> None:
         stack.up()
@@ -255,6 +277,19 @@ class Occupy(Surface):
 
 
 @dataclass
+class Steps(Surface):
+    """Two actions on the stack: one breaks it, the other puts it back (a restart, a package removal)."""
+    forward: Action
+    backward: Action
+
+    def apply(self, stack: Stack) -> None:
+        self.forward(stack)
+
+    def undo(self, stack: Stack) -> None:
+        self.backward(stack)
+
+
+@dataclass
 class Together(Surface):
     """Several surfaces applied in order and undone in reverse."""
     parts: tuple[Surface, ...]
@@ -269,3 +304,32 @@ class Together(Surface):
         for part in reversed(self.parts):
             part.undo(stack)
         self.then(stack)
+
+
+@dataclass
+class Thresholds(Surface):
+    """For checks whose subject no test can break (the host's cores, memory and disk, the installed
+    versions, the model's accuracy): a copy of specs/ asks more than this machine has, so the check is
+    seen red against the same live measurement it passes with the shipped thresholds."""
+    overrides: dict[str, dict[str, Any]]
+    env: str = "development"
+    _dir: Path | None = None
+
+    def apply(self, stack: Stack) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="edupro-fault-specs-"))
+        shutil.copytree(REPO / "specs", self._dir / "specs")
+        profile = self._dir / "specs" / "environments" / f"{self.env}.yaml"
+        data = yaml.safe_load(profile.read_text())
+        thresholds = data.setdefault("thresholds", {})
+        for rid, values in self.overrides.items():
+            thresholds[rid] = {**thresholds.get(rid, {}), "reason": "fault injection: more than this machine has",
+                               **values}
+        profile.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    def undo(self, stack: Stack) -> None:
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def suite_args(self) -> list[str]:
+        return [f"--specs={self._dir / 'specs'}"] if self._dir else []

@@ -26,7 +26,8 @@ def stack_up() -> None:
 
 def verdicts(fault: Fault, reports: Path) -> dict[str, Any]:
     marks = " or ".join(f"REQ-{rid}" for rid in fault.requirements)
-    result = run_suite("--env", "development", "--no-gate", "-m", marks, f"--reports-dir={reports}", "-q")
+    result = run_suite("--env", "development", "--no-gate", "-m", marks, f"--reports-dir={reports}", "-q",
+                       *fault.surface.suite_args())
     latest = reports / "latest" / "evidence.json"
     assert latest.exists(), f"the suite wrote no report: {result.stderr.strip()[-300:]}"
     requirements = json.loads(latest.read_text())["requirements"]

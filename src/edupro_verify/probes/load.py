@@ -16,14 +16,17 @@ from .fixtures import Person
 RUNNER = Path(__file__).resolve().parents[3] / "load" / "run.py"
 
 
-def run(base_url: str, accounts: list[Person], users: int, spawn_rate: float, seconds: float) -> dict[str, Any]:
+def run(base_url: str, accounts: list[Person], users: int, spawn_rate: float, seconds: float,
+        workers: int = 0) -> dict[str, Any]:
+    """Library mode when WORKERS is 0; otherwise a Locust master with that many local workers."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         os.chmod(handle.name, 0o600)
         json.dump([{"username": a.username, "password": a.password, "student_id": a.student_id} for a in accounts],
                   handle)
     try:
         result = subprocess.run([sys.executable, str(RUNNER), "--host", base_url, "--users", str(users),
-                                 "--spawn-rate", str(spawn_rate), "--seconds", str(seconds)],
+                                 "--spawn-rate", str(spawn_rate), "--seconds", str(seconds),
+                                 "--workers", str(workers)],
                                 env={**os.environ, "EDUPRO_LOAD_ACCOUNTS": handle.name},
                                 capture_output=True, text=True, timeout=seconds + users / spawn_rate + 120)
     finally:

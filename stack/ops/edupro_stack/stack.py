@@ -12,7 +12,7 @@ from typing import Any
 from . import backup, history, tls
 from .config import StackConfig, database_url, load, load_deployed, record_deployed
 from .layout import Layout
-from .processes import StackError, give, pid_of, port_open, require_free, run, which
+from .processes import StackError, give, pid_of, port_open, require_free, run, stop_daemons, which
 from .services import backend, nginx, postgres, prometheus, redis
 
 DRIVER = "local"
@@ -171,10 +171,9 @@ def down(layout: Layout) -> None:
     env = state.env if state else "development"
     with history.deployment(layout, "down", env, driver=DRIVER):
         cfg = load_deployed(layout, env)
-        prometheus.stop(layout)
-        nginx.stop(layout)
-        for colour in backend.COLOURS:
-            backend.stop(cfg, layout, colour)
+        nginx.stop(layout)  # no new requests; then the backends finish theirs while monitoring stops beside them
+        stop_daemons([*prometheus.DAEMONS, *(backend.instance_name(colour, index) for colour in backend.COLOURS
+                                             for index in range(len(backend.ports(cfg, colour))))], layout.pids, 25)
         redis.stop(layout)
         postgres.stop(layout)
 

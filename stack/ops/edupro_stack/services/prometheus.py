@@ -10,7 +10,7 @@ import yaml
 
 from ..config import StackConfig
 from ..layout import Layout
-from ..processes import give, pid_of, run, start_daemon, stop_daemon, wait_for_port, which
+from ..processes import give, pid_of, run, start_daemon, stop_daemons, wait_for_port, which
 
 MONITORING = "stack/monitoring"
 
@@ -84,6 +84,8 @@ def start(cfg: StackConfig, layout: Layout) -> None:
     wait_for_port("127.0.0.1", port, "Prometheus")
 
 
+DAEMONS = ("prometheus", "node-exporter")
+
+
 def stop(layout: Layout) -> None:
-    stop_daemon("prometheus", layout.pids)
-    stop_daemon("node-exporter", layout.pids)
+    stop_daemons(list(DAEMONS), layout.pids)
