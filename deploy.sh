@@ -86,8 +86,10 @@ main() {
   case "$1" in -h|--help|help) usage; exit 0 ;; esac
   local verb="$1"; shift
   case "$verb" in
-    up|down|status|backup|restore|release|rollback|config)
+    up|backup|restore|release|rollback)
       ensure_packages; ensure_venv; stack "$verb" "$@" ;;
+    status|down|config)  # read or stop only: never install anything (the suite calls status on every run)
+      ensure_venv; stack "$verb" "$@" ;;
     logs)
       local pattern="${1:-}"
       tail -n 50 -F "$ROOT"/run/logs/${pattern:+$pattern}*.log ;;

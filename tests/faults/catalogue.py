@@ -105,6 +105,21 @@ SLOW_AUDIT = ("CREATE FUNCTION fault_slow_audit() RETURNS trigger LANGUAGE plpgs
 LOSSY_DOWNGRADE = """        op.drop_index(name, table_name=table)
     op.execute("DELETE FROM grades WHERE student_id = (SELECT min(student_id) FROM grades)")"""
 
+def serve_both_colours(stack: Stack) -> None:
+    stack.idle_colour("start")
+    conf = upstream_conf(stack)
+    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in idle_ports(stack))
+    conf.write_text(conf.read_text().replace("    keepalive 32;", servers + "    keepalive 32;"))
+    reload_nginx(stack)
+
+
+def back_to_the_live_colour(stack: Stack) -> None:
+    """The scenarios tagged ARCH-04 include a release, so the live colour may have changed meanwhile:
+    `up` rewrites the upstream for whichever colour is live now, then the other one is stopped."""
+    stack.up()
+    stack.idle_colour("stop")
+
+
 FAILED_RELEASE = {"action": "release", "env": "development", "started": "2026-01-01T00:00:00+00:00",
                   "finished": "2026-01-01T00:01:00+00:00", "duration_seconds": 60, "outcome": "failed"}
 FAILED_MIGRATION = {"action": "migration", "env": "development", "started": "2030-01-01T00:00:00+00:00",
@@ -254,10 +269,7 @@ FAULTS: list[Fault] = [
     Fault("database-restarted-after-backend", "the database restarted under a running backend", ("ARCH-02",),
           Steps(lambda s: s.postgres("restart"), lambda s: s.release_same_version())),
     Fault("both-colours-serve", "the idle colour is started and left in the upstream beside the live one", ("ARCH-04",),
-          Together((Steps(lambda s: s.idle_colour("start"), lambda s: s.idle_colour("stop")),
-                    EditFile(upstream_conf, "    keepalive 32;", lambda s: "".join(
-                        f"    server 127.0.0.1:{port};\n" for port in idle_ports(s)) + "    keepalive 32;",
-                        then=reload_nginx)))),
+          Steps(serve_both_colours, back_to_the_live_colour)),
     Fault("base-package-removed", "the base package 'tree' is not installed", ("ENV-02",),
           Steps(lambda s: s.run_command("dpkg", "--remove", "tree"),
                 lambda s: s.run_command("apt-get", "install", "-y", "-q", "--no-install-recommends", "tree"))),

@@ -69,11 +69,12 @@ class Stack:
 
     def idle_colour(self, action: str) -> None:
         """Start or stop the idle colour's backends with the stack's own code (what a release would do)."""
-        idle = "green" if self.status["live_colour"] == "blue" else "blue"
+        now = status()  # not the status read when the fault began: a scenario may have released meanwhile
+        idle = "green" if now["live_colour"] == "blue" else "blue"
         code = (f"from edupro_stack.config import load; from edupro_stack.layout import Layout; "
                 f"from edupro_stack.services import backend; layout = Layout.default(); "
-                f"cfg = load(layout, {self.status['env']!r}); "
-                f"backend.{action}(cfg, layout, {idle!r}" + (f", {self.status['version']!r})" if action == "start" else ")"))
+                f"cfg = load(layout, {now['env']!r}); "
+                f"backend.{action}(cfg, layout, {idle!r}" + (f", {now['version']!r})" if action == "start" else ")"))
         subprocess.run([str(REPO / ".venv/bin/python"), "-c", code], check=True, capture_output=True, timeout=120,
                        env={**os.environ, "PYTHONPATH": f"{REPO}/stack/ops:{REPO}/stack/backend"})
 
