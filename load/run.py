@@ -1,7 +1,10 @@
 """Run the locustfile and print one JSON object of figures (a subprocess of the suite, so gevent's
 monkey-patching stays out of the suite's own process).
 
-    python load/run.py --host URL --users N --spawn-rate R --seconds S [--workers W]
+    python load/run.py --host URL --users N[,N2,...] --spawn-rate R --seconds S [--workers W]
+
+Several user counts make a step test: users are added up to each count in turn (each logs in once), and
+one JSON line is printed per step as soon as it is measured.
 
 With --workers 0 (the default) Locust runs in library mode in this process; with W > 0 this process is a
 Locust master and starts W local `locust --worker` processes, each with its own share of the accounts.
@@ -55,11 +58,13 @@ def wait_for_workers(runner: Runner, count: int, seconds: float = 60) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", required=True)
-    p.add_argument("--users", type=int, required=True)
+    p.add_argument("--users", required=True, help="a user count, or increasing counts separated by commas")
     p.add_argument("--spawn-rate", type=float, required=True)
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--workers", type=int, default=0, help="0: library mode; N: a master and N local workers")
     args = p.parse_args()
+    if args.workers and "," in args.users:
+        p.error("a step test runs in library mode (--workers 0)")
     env = Environment(user_classes=[Student], host=args.host)
     workers: list[subprocess.Popen[bytes]] = []
     if args.workers:
@@ -70,7 +75,9 @@ def main() -> None:
     else:
         runner = env.create_local_runner()
     try:
-        figures = measure(env, runner, args)
+        for users in [int(n) for n in args.users.split(",")]:
+            print(json.dumps({**measure(env, runner, users, args), "workers": args.workers,
+                              "mode": "distributed" if args.workers else "library"}), flush=True)
     finally:
         runner.quit()
         for worker in workers:
@@ -78,14 +85,14 @@ def main() -> None:
                 worker.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 worker.kill()
-    print(json.dumps({**figures, "workers": args.workers, "mode": "distributed" if args.workers else "library"}))
 
 
-def measure(env: Environment, runner: Runner, args: argparse.Namespace) -> dict[str, object]:
-    runner.start(args.users, spawn_rate=args.spawn_rate)
+def measure(env: Environment, runner: Runner, users: int, args: argparse.Namespace) -> dict[str, object]:
+    already = runner.user_count  # users of the earlier steps, logged in already
+    runner.start(users, spawn_rate=args.spawn_rate)
     # Steady state only: every user has spawned and logged in (bcrypt at cost 12 is slow by design).
-    deadline = time.monotonic() + args.users / args.spawn_rate + 30
-    while time.monotonic() < deadline and env.stats.get(LOGIN, "POST").num_requests < args.users:
+    deadline = time.monotonic() + (users - already) / args.spawn_rate + 30
+    while time.monotonic() < deadline and already + env.stats.get(LOGIN, "POST").num_requests < users:
         gevent.sleep(0.2)
     logins = env.stats.get(LOGIN, "POST")
     login_figures = {"logins": logins.num_requests, "login_failures": logins.num_failures,
@@ -93,13 +100,13 @@ def measure(env: Environment, runner: Runner, args: argparse.Namespace) -> dict[
     gevent.sleep(SETTLE_SECONDS)  # let the requests queued behind the log-ins drain
     env.stats.reset_all()
     gevent.sleep(args.seconds)
-    users = runner.user_count
+    running = runner.user_count
     if args.workers:  # workers report every few seconds: stop them and wait for their last report
         runner.stop()
         gevent.sleep(WORKER_REPORT_INTERVAL + 1)
     total = env.stats.total
     return {
-        "users": users, "seconds": args.seconds, "requests": total.num_requests, "failures": total.num_failures,
+        "users": running, "seconds": args.seconds, "requests": total.num_requests, "failures": total.num_failures,
         "error_rate": total.fail_ratio, "p50_ms": total.get_response_time_percentile(0.5),
         "p95_ms": total.get_response_time_percentile(0.95), "p99_ms": total.get_response_time_percentile(0.99),
         "requests_per_second": total.num_requests / args.seconds, **login_figures,

@@ -105,6 +105,7 @@ SLOW_AUDIT = ("CREATE FUNCTION fault_slow_audit() RETURNS trigger LANGUAGE plpgs
 LOSSY_DOWNGRADE = """        op.drop_index(name, table_name=table)
     op.execute("DELETE FROM grades WHERE student_id = (SELECT min(student_id) FROM grades)")"""
 
+
 def serve_both_colours(stack: Stack) -> None:
     stack.idle_colour("start")
     conf = upstream_conf(stack)

@@ -18,7 +18,9 @@ router = APIRouter(tags=["login"])
 def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
           session: SessionDep, settings: SettingsDep) -> dict[str, str]:
     ratelimit.enforce(f"login:{ratelimit.client_address(request)}:{form.username}")
-    user = session.scalar(select(User).where(User.username == form.username))
+    user = session.execute(select(User.id, User.role, User.active, User.password_hash)
+                           .where(User.username == form.username)).one_or_none()
+    session.close()  # give the connection back before bcrypt's deliberate quarter second: a log-in storm must not drain the pool
     if not verify_password(form.password, user.password_hash if user else None) or not user or not user.active:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "incorrect user name or password")
     request.scope["edupro_user_id"] = user.id
