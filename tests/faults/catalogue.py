@@ -121,6 +121,8 @@ def back_to_the_live_colour(stack: Stack) -> None:
     stack.idle_colour("stop")
 
 
+REINSTALL = "apt-get install -y -q --no-install-recommends tree"
+
 FAILED_RELEASE = {"action": "release", "env": "development", "started": "2026-01-01T00:00:00+00:00",
                   "finished": "2026-01-01T00:01:00+00:00", "duration_seconds": 60, "outcome": "failed"}
 FAILED_MIGRATION = {"action": "migration", "env": "development", "started": "2030-01-01T00:00:00+00:00",
@@ -273,7 +275,7 @@ FAULTS: list[Fault] = [
           Steps(serve_both_colours, back_to_the_live_colour)),
     Fault("base-package-removed", "the base package 'tree' is not installed", ("ENV-02",),
           Steps(lambda s: s.run_command("dpkg", "--remove", "tree"),
-                lambda s: s.run_command("apt-get", "install", "-y", "-q", "--no-install-recommends", "tree"))),
+                lambda s: s.run_command("sh", "-c", f"{REINSTALL} || (apt-get update -q && {REINSTALL})"))),
     Fault("unsupported-os-release", "the host says it runs Debian 11", ("ENV-01", "SW-01"),
           EditFile(lambda s: Path("/etc/os-release"), 'VERSION_ID="12"', 'VERSION_ID="11"')),
     Fault("slow-audit-trigger", "every disclosure entry waits 200 ms in a trigger", ("PERF-01",), Sql(
