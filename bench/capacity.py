@@ -21,7 +21,7 @@ from edupro_verify.units import parse
 
 from .common import Figure, progress
 
-STEPS_QUICK = [50, 100]
+STEPS_QUICK = [50]
 STEPS_FULL = [100, 250, 500, 1000, 1500, 2000]
 # Users are added at the pace this machine can log them in: bcrypt at cost 12 takes a quarter of a second
 # of CPU per log-in, about 7 a second on 2 cores with nothing else to do; a faster storm only measures the log-in queue.
@@ -33,7 +33,7 @@ def capacity(quick: bool) -> list[Figure]:
     seed = load_requirements()  # the paper's numbers, not a profile's relaxed ones
     sla_ms = parse(str(seed["PERF-01"].thresholds["max_p95"])).value * 1000
     max_errors = parse(str(seed["PERF-02"].thresholds["max_error_rate"])).value
-    seconds = 15 if quick else 30
+    seconds = 10 if quick else 30
     target = resolve(load_profile("development"))
     data = Fixtures(target)
     api = Api(target, purpose="EduPro capacity benchmark")
@@ -97,7 +97,7 @@ def _wrk(url: str, seconds: int) -> tuple[float, str]:
 
 
 def ceiling(base_url: str, backend_url: str, quick: bool) -> list[Figure]:
-    seconds = 5 if quick else 15
+    seconds = 3 if quick else 15
     progress("ceiling: wrk against nginx (static file over TLS) and the backend's /health directly")
     static, static_latency = _wrk(f"{base_url}/index.html", seconds)
     health, health_latency = _wrk(f"{backend_url}/health", seconds)

@@ -16,40 +16,49 @@ from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
 from .common import quantity
-from .host import at_least, data_volume
+from .host import at_least, data_volume, every_host, named, on_every_host
 
 LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\S* \[(INFO|ERROR|SUCCESS)\] ")
 
 
 @when("the host's operating system, memory, disk and cores are gathered", target_fixture="facts")
-def gather(target: Target) -> dict[str, Any]:
-    return {"os": probe.os_release(target.host), "memory": probe.memory_bytes(target.host),
-            "disk": data_volume(target).size_bytes, "cores": probe.cpu(target.host).cores}
+def gather(target: Target) -> dict[str, dict[str, Any]]:
+    folder = data_volume(target).path  # the stack's data folder where a host has it, else its root volume
+    return on_every_host(target, lambda host: {
+        "os": probe.os_release(host), "memory": probe.memory_bytes(host),
+        "disk": probe.volume(host, folder if host.file(folder).exists else "/").size_bytes,
+        "cores": probe.cpu(host).cores})
 
 
 @then("each of them meets the environment's minimum")
-def host_valid(facts: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    checks = {
-        "os": probe.os_accepted(facts["os"], profile.threshold("SW-01", "accepted_os")),
-        "memory": facts["memory"] >= quantity(profile, "HW-02", "min_memory"),
-        "disk": facts["disk"] >= quantity(profile, "HW-03", "min_storage"),
-        "cores": facts["cores"] >= profile.threshold("HW-01", "min_cores"),
-    }
-    evidence.measure("host", {"os": facts["os"].get("PRETTY_NAME"), "memory_gb": round(facts["memory"] / 1e9, 1),
-                              "disk_gb": round(facts["disk"] / 1e9), "cores": facts["cores"]}, checks)
-    failing = [k for k, ok in checks.items() if not ok]
-    assert not failing, f"host validation fails on: {', '.join(failing)}"
+def host_valid(facts: dict[str, dict[str, Any]], profile: Profile, evidence: Evidence) -> None:
+    def check(label: str, found: dict[str, Any]) -> None:
+        checks = {
+            "os": probe.os_accepted(found["os"], profile.threshold("SW-01", "accepted_os")),
+            "memory": found["memory"] >= quantity(profile, "HW-02", "min_memory"),
+            "disk": found["disk"] >= quantity(profile, "HW-03", "min_storage"),
+            "cores": found["cores"] >= profile.threshold("HW-01", "min_cores"),
+        }
+        evidence.measure(named(label, "host"), {"os": found["os"].get("PRETTY_NAME"),
+                                                "memory_gb": round(found["memory"] / 1e9, 1),
+                                                "disk_gb": round(found["disk"] / 1e9), "cores": found["cores"]}, checks)
+        failing = [k for k, ok in checks.items() if not ok]
+        assert not failing, f"host validation fails on: {', '.join(failing)}"
+    every_host(facts, check)
 
 
 @when("the host's package database is read", target_fixture="missing")
-def read_packages(target: Target, profile: Profile) -> list[str]:
-    return probe.missing_packages(target.host, profile.threshold("ENV-02", "packages"))
+def read_packages(target: Target, profile: Profile) -> dict[str, list[str]]:
+    wanted = profile.threshold("ENV-02", "packages")
+    return on_every_host(target, lambda host: probe.missing_packages(host, wanted))
 
 
 @then("every base package is installed")
-def packages_installed(missing: list[str], evidence: Evidence) -> None:
-    evidence.measure("missing base packages", missing, "none")
-    assert not missing, f"base packages not installed: {', '.join(missing)}"
+def packages_installed(missing: dict[str, list[str]], evidence: Evidence) -> None:
+    def check(label: str, found: list[str]) -> None:
+        evidence.measure(named(label, "missing base packages"), found, "none")
+        assert not found, f"base packages not installed: {', '.join(found)}"
+    every_host(missing, check)
 
 
 @when("the deployment log is read", target_fixture="log_lines")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from pytest_bdd import then, when
 
@@ -18,32 +20,61 @@ from edupro_verify.units import parse
 from .common import quantity
 
 GB = 1e9
+T = TypeVar("T")
+
+
+def on_every_host(target: Target, probe_one: Callable[[Any], T]) -> dict[str, T]:
+    """The same probe on every host of the target at once (one thread each); label -> result."""
+    hosts = target.hosts
+    with ThreadPoolExecutor(len(hosts)) as pool:
+        return dict(zip(hosts, pool.map(probe_one, hosts.values()), strict=True))
+
+
+def named(label: str, what: str) -> str:
+    return f"{label}: {what}" if label else what
+
+
+def every_host(results: dict[str, T], check: Callable[[str, T], None]) -> None:
+    """CHECK on each host's result; one failing host does not hide another (all are named in one line)."""
+    failures = []
+    for label, result in results.items():
+        try:
+            check(label, result)
+        except AssertionError as error:  # pytest adds "\nassert ..." lines; the sentence is the first one
+            failures.append(named(label, str(error).splitlines()[0]))
+    assert not failures, "; ".join(failures)
 
 
 @when("the host's processors are counted", target_fixture="cpu")
-def count_cpu(target: Target) -> probe.Cpu:
-    return probe.cpu(target.host)
+def count_cpu(target: Target) -> dict[str, probe.Cpu]:
+    return on_every_host(target, probe.cpu)
 
 
 @then("the host has at least the required cores and clock")
-def enough_cpu(cpu: probe.Cpu, profile: Profile, evidence: Evidence) -> None:
+def enough_cpu(cpu: dict[str, probe.Cpu], profile: Profile, evidence: Evidence) -> None:
     cores, ghz = profile.threshold("HW-01", "min_cores"), quantity(profile, "HW-01", "min_clock") / 1e9
-    evidence.measure("cores", cpu.cores, f">= {cores}")
-    evidence.measure("clock", f"{cpu.max_mhz / 1000:.2f} GHz", f">= {ghz} GHz")
-    assert cpu.cores >= cores, f"the host has {cpu.cores} cores, the profile requires {cores}"
-    assert cpu.max_mhz / 1000 >= ghz, f"the host's clock is {cpu.max_mhz / 1000:.2f} GHz, the profile requires {ghz}"
+
+    def check(label: str, found: probe.Cpu) -> None:
+        evidence.measure(named(label, "cores"), found.cores, f">= {cores}")
+        evidence.measure(named(label, "clock"), f"{found.max_mhz / 1000:.2f} GHz", f">= {ghz} GHz")
+        assert found.cores >= cores, f"the host has {found.cores} cores, the profile requires {cores}"
+        assert found.max_mhz / 1000 >= ghz, f"the host's clock is {found.max_mhz / 1000:.2f} GHz, the profile requires {ghz}"
+    every_host(cpu, check)
 
 
 @when("the host's memory is measured", target_fixture="memory")
-def measure_memory(target: Target) -> int:
-    return probe.memory_bytes(target.host)
+def measure_memory(target: Target) -> dict[str, int]:
+    return on_every_host(target, probe.memory_bytes)
 
 
 @then("the host has at least the required memory")
-def enough_memory(memory: int, profile: Profile, evidence: Evidence) -> None:
+def enough_memory(memory: dict[str, int], profile: Profile, evidence: Evidence) -> None:
     need = quantity(profile, "HW-02", "min_memory")
-    evidence.measure("memory", f"{memory / GB:.1f} GB", f">= {need / GB:.1f} GB")
-    assert memory >= need, f"the host has {memory / GB:.1f} GB of memory, the profile requires {need / GB:.1f} GB"
+
+    def check(label: str, found: int) -> None:
+        evidence.measure(named(label, "memory"), f"{found / GB:.1f} GB", f">= {need / GB:.1f} GB")
+        assert found >= need, f"the host has {found / GB:.1f} GB of memory, the profile requires {need / GB:.1f} GB"
+    every_host(memory, check)
 
 
 def data_volume(target: Target) -> probe.Volume:
@@ -83,17 +114,20 @@ def enough_bandwidth(bandwidth: tuple[float, str], profile: Profile, evidence: E
 
 
 @when("the host's operating system is read", target_fixture="os_release")
-def read_os(target: Target) -> dict[str, str]:
-    return probe.os_release(target.host)
+def read_os(target: Target) -> dict[str, dict[str, str]]:
+    return on_every_host(target, probe.os_release)
 
 
 @then("it is an accepted distribution and release")
-def accepted_os(os_release: dict[str, str], profile: Profile, evidence: Evidence) -> None:
+def accepted_os(os_release: dict[str, dict[str, str]], profile: Profile, evidence: Evidence) -> None:
     accepted = profile.threshold("SW-01", "accepted_os")
-    evidence.measure("operating system", os_release.get("PRETTY_NAME"), accepted)
-    assert probe.os_accepted(os_release, accepted), (
-        f"{os_release.get('PRETTY_NAME')} is not accepted (accepted: "
-        + ", ".join(f"{k} {v}+" for k, v in accepted.items()) + ")")
+
+    def check(label: str, found: dict[str, str]) -> None:
+        evidence.measure(named(label, "operating system"), found.get("PRETTY_NAME"), accepted)
+        assert probe.os_accepted(found, accepted), (
+            f"{found.get('PRETTY_NAME')} is not accepted (accepted: "
+            + ", ".join(f"{k} {v}+" for k, v in accepted.items()) + ")")
+    every_host(os_release, check)
 
 
 def at_least(found: str, required: str, what: str, evidence: Evidence) -> None:

@@ -246,6 +246,7 @@ def build_evidence(config: pytest.Config) -> dict[str, Any]:
                 "duration_seconds": round(time.monotonic() - run["monotonic"], 2), "suite_version": __version__,
                 "gate": run["gate"]},
         "target": {"base_url": target.base_url, "host": target.host_spec, "driver": target.driver,
+                   "hosts": [label for label in target.hosts if label] or [target.host_spec],
                    "database": f"{target.database.get('host')}:{target.database.get('port')}/{target.database.get('name')}",
                    "prometheus_url": target.prometheus_url},
         "profile": {"description": profile.description, "relaxed": profile.relaxed,

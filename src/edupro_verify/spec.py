@@ -52,6 +52,9 @@ class LoadSettings(Strict):
 class TargetSpec(Strict):
     discover: Literal["deploy.sh"] | None = None
     host: str = "local://"
+    # Several hosts per tier (tier -> testinfra host specs: local://, ssh://user@host, docker://name): the host
+    # checks (cores, memory, disk, operating system, packages) then run on each of them, side by side.
+    hosts: dict[str, list[str]] = {}
     base_url: str | None = None
     http_url: str | None = None
     server_name: str | None = None

@@ -60,10 +60,18 @@ class Target:
     driver: str = "remote"
     status: dict[str, Any] = field(default_factory=dict)
     deploy_command: Path | None = None
+    tier_hosts: dict[str, list[str]] = field(default_factory=dict)
 
     @cached_property
     def host(self) -> Any:
         return testinfra.get_host(self.host_spec)
+
+    @cached_property
+    def hosts(self) -> dict[str, Any]:
+        """Every host to check, by label ("web ssh://deploy@web1"); just the one host when no tiers are listed."""
+        if not self.tier_hosts:
+            return {"": self.host}
+        return {f"{tier} {spec}": testinfra.get_host(spec) for tier, specs in self.tier_hosts.items() for spec in specs}
 
     def account(self, role: str) -> Account:
         for account in self.secrets.accounts:
@@ -159,7 +167,7 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                   server_name=spec.server_name or status.get("server_name", ""),
                   prometheus_url=(spec.prometheus_url or status.get("prometheus_url", "")).rstrip("/"),
                   database=database, cache={**status.get("cache", {}), **spec.cache}, paths=paths,
-                  secrets=secrets, driver=status.get("driver", "remote"), status=status,
+                  secrets=secrets, driver=status.get("driver", "remote"), status=status, tier_hosts=spec.hosts,
                   deploy_command=repo / "deploy.sh" if status else None)
 
 
