@@ -33,12 +33,15 @@ The acceptance suite:
   verify [--env ENV] [pytest options]   bring the stack up (development) and verify it, phase by phase
   bench [--quick] [--only PART...]     benchmarks: suite speed, capacity, deploy time, zero downtime,
                                         recovery; prints `name: value unit` lines (figures, no pass/fail)
-  test [--faults] [pytest options]      the project's own tests (what CI runs); --faults: only the
-                                        fault-injection tests, ending with "faults: N injected, M caught, K missed"
+  test [--faults|--compose] [pytest options]
+                                        the project's own tests (what CI runs); --faults: only the
+                                        fault-injection tests, ending with "faults: N injected, M caught, K missed";
+                                        --compose: only the compose driver's tests (in progress, not in CI yet)
 
 Options:
   --env ENV       development (default), staging or production
-  --driver local  how the stack runs (local processes; the default)
+  --driver D      how the stack runs: local (processes; the default) or compose (containers from
+                  docker-compose.test.yml: up, down, status so far)
   -h, --help      this help
 
 Exit codes: 0 success, 1 a step or check failed, 2 bad usage.
@@ -65,6 +68,23 @@ ensure_packages() {
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+ensure_docker() {  # the compose driver: Docker engine, compose 1.29 and debootstrap from Debian; a running daemon
+  local missing=() p
+  for p in docker.io docker-compose debootstrap; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} for the compose driver"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  docker info >/dev/null 2>&1 && return 0
+  say "starting dockerd (log: /var/log/dockerd.log)"
+  nohup dockerd --storage-driver overlay2 >/var/log/dockerd.log 2>&1 &
+  local i
+  for i in $(seq 1 60); do docker info >/dev/null 2>&1 && return 0; sleep 0.5; done
+  say "dockerd did not start; see /var/log/dockerd.log"; exit 1
+}
+
 ensure_venv() {
   local stamp="$VENV/.requirements.sha256" want
   want="$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)"
@@ -87,7 +107,9 @@ main() {
   local verb="$1"; shift
   case "$verb" in
     up|backup|restore|release|rollback)
-      ensure_packages; ensure_venv; stack "$verb" "$@" ;;
+      ensure_packages; ensure_venv
+      case " $* " in *" --driver compose "*) ensure_docker ;; esac
+      stack "$verb" "$@" ;;
     status|down|config)  # read or stop only: never install anything (the suite calls status on every run)
       ensure_venv; stack "$verb" "$@" ;;
     logs)
@@ -105,8 +127,9 @@ main() {
       cd "$ROOT" && exec "$PY" -m bench "$@" ;;
     test)
       ensure_packages; ensure_venv
-      local suites=(tests)
-      if [ "${1:-}" = "--faults" ]; then suites=(tests/faults); shift; fi
+      local suites=(tests --ignore=tests/compose)
+      if [ "${1:-}" = "--faults" ]; then suites=(tests/faults); shift
+      elif [ "${1:-}" = "--compose" ]; then ensure_docker; suites=(tests/compose); shift; fi
       cd "$ROOT" && exec "$PY" -m pytest "${suites[@]}" "$@" ;;
     *)
       say "unknown verb '$verb'; run ./deploy.sh --help"; exit $EXIT_USAGE ;;

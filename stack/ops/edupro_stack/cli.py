@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import backup, stack
+from . import backup, compose, stack
 from .config import ConfigError, load
 from .layout import Layout
 from .processes import StackError
@@ -38,8 +38,9 @@ def one_change_at_a_time(layout: Layout, verb: str) -> Iterator[None]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deploy.sh", description="Run the reference EduPro stack.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--driver", choices=["local"], default="local",
-                        help="how the stack runs: local processes (the compose driver is not built yet)")
+    common.add_argument("--driver", choices=["local", "compose"], default="local",
+                        help="how the stack runs: local processes (default), or containers from "
+                             "docker-compose.test.yml (up, down and status so far)")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     up = sub.add_parser("up", parents=[common], help="install what is missing, bring every service up (idempotent)")
     up.add_argument("--env", default="development", help="development (default), staging or production")
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, layout: Layout) -> int:
+    if args.driver == "compose":
+        return _run_compose(args, layout)
     if args.verb == "up":
         state = stack.up(args.env, layout)
         info = stack.status(layout)
@@ -113,6 +116,25 @@ def _run(args: argparse.Namespace, layout: Layout) -> int:
     elif args.verb == "rollback":
         state = stack.switch(layout, None, "rollback")
         print(f"rolled back to {state.live_version} on {state.live_colour}")
+    return 0
+
+
+def _run_compose(args: argparse.Namespace, layout: Layout) -> int:
+    if args.verb == "up":
+        state = compose.up(args.env, layout, load(layout, args.env).application.version)
+        print(f"EduPro {args.env} is up in containers: {compose.base_url()} (live colour {state['live_colour']})")
+    elif args.verb == "down":
+        compose.down(layout)
+        print("EduPro's containers are down")
+    elif args.verb == "status":
+        info = compose.status(layout)
+        if args.json:
+            print(json.dumps(info, indent=2))
+        else:
+            for name, svc in info["services"].items():
+                print(f"{name:16} {svc['state']:8} {svc['address']} ({svc['health']})")
+    else:
+        raise StackError(f"'{args.verb}' is not built for the compose driver yet; use the local driver")
     return 0
 
 
