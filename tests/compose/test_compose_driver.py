@@ -67,7 +67,7 @@ def test_services_are_on_the_dedicated_network(containers: dict[str, Any]) -> No
 
 
 def test_a_student_reads_their_record_through_the_proxy(containers: dict[str, Any]) -> None:
-    accounts = {a["role"]: a for a in json.loads((REPO / "run" / "demo-accounts.json").read_text())}
+    accounts = {a["role"]: a for a in json.loads((REPO / "run" / "compose" / "demo-accounts.json").read_text())}
     base = f"https://127.0.0.1:{PORTS['HTTPS_PORT']}"
     version = requests.get(f"{base}/version", verify=False, timeout=10).json()
     assert version["colour"] == "blue" and version["vcs_ref"] != "unknown", version
@@ -80,7 +80,7 @@ def test_a_student_reads_their_record_through_the_proxy(containers: dict[str, An
 
 
 def test_the_images_hold_no_secret(containers: dict[str, Any]) -> None:
-    secrets = json.loads((REPO / "run" / "secrets-development.json").read_text())
+    secrets = json.loads((REPO / "run" / "compose" / "secrets-development.json").read_text())
     for name, container in containers.items():
         history = json.dumps(container.image.history()) + json.dumps(container.image.attrs["Config"])
         leaked = [key for key, value in secrets.items() if value and value in history]

@@ -119,7 +119,8 @@ def _run(args: argparse.Namespace, layout: Layout) -> int:
     return 0
 
 
-def _run_compose(args: argparse.Namespace, layout: Layout) -> int:
+def _run_compose(args: argparse.Namespace, local: Layout) -> int:
+    layout = compose.compose_layout(local)
     if args.verb == "up":
         state = compose.up(args.env, layout, load(layout, args.env).application.version)
         print(f"EduPro {args.env} is up in containers: {compose.base_url()} (live colour {state['live_colour']})")

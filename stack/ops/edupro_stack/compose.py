@@ -34,8 +34,14 @@ BACKEND_PORT = 8000
 ROOTFS_CACHE = Path("/var/cache/edupro/rootfs")
 
 
+def compose_layout(local: Layout) -> Layout:
+    """The compose stack's own run directory (run/compose): its secrets, certificate, model, demo accounts and
+    history never mix with the local stack's, so both can exist on one machine."""
+    return Layout(local.run / "compose")
+
+
 def folder(layout: Layout) -> Path:
-    return layout.run / "compose"
+    return layout.run
 
 
 def in_containers(cfg: StackConfig) -> StackConfig:
