@@ -4,11 +4,9 @@ p95 crosses the SLA or errors pass 1 %; beside it, this machine's ceiling measur
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,21 +69,16 @@ def capacity(quick: bool) -> list[Figure]:
 
 def step_test(base_url: str, accounts: list[Person], steps: list[int], seconds: int) -> Iterator[dict[str, Any]]:
     """load/run.py with every step at once: one process, users added step by step, a JSON line per step."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
-        os.chmod(handle.name, 0o600)
-        json.dump([{"username": a.username, "password": a.password, "student_id": a.student_id} for a in accounts],
-                  handle)
-        handle.flush()
-        with subprocess.Popen([sys.executable, str(load.RUNNER), "--host", base_url, "--users",
-                               ",".join(map(str, steps)), "--spawn-rate", str(SPAWN_RATE), "--seconds", str(seconds)],
-                              env={**os.environ, "EDUPRO_LOAD_ACCOUNTS": handle.name}, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True) as proc:
-            assert proc.stdout is not None
-            try:
-                for line in proc.stdout:
-                    yield json.loads(line)
-            finally:
-                proc.terminate()
+    with load.runner_environment(accounts) as env, subprocess.Popen(
+            [sys.executable, str(load.RUNNER), "--host", base_url, "--users", ",".join(map(str, steps)),
+             "--spawn-rate", str(SPAWN_RATE), "--seconds", str(seconds)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                yield json.loads(line)
+        finally:
+            proc.terminate()
 
 
 def _wrk(url: str, seconds: int) -> tuple[float, str]:

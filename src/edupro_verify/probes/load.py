@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +18,25 @@ from .fixtures import Person
 RUNNER = Path(__file__).resolve().parents[3] / "load" / "run.py"
 
 
-def run(base_url: str, accounts: list[Person], users: int, spawn_rate: float, seconds: float,
-        workers: int = 0) -> dict[str, Any]:
-    """Library mode when WORKERS is 0; otherwise a Locust master with that many local workers."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+@contextmanager
+def runner_environment(accounts: list[Person]) -> Iterator[dict[str, str]]:
+    """The environment load/run.py needs: the accounts in an owner-only file, removed afterwards."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
         os.chmod(handle.name, 0o600)
         json.dump([{"username": a.username, "password": a.password, "student_id": a.student_id} for a in accounts],
                   handle)
-    try:
+        handle.flush()
+        yield {**os.environ, "EDUPRO_LOAD_ACCOUNTS": handle.name}
+
+
+def run(base_url: str, accounts: list[Person], users: int, spawn_rate: float, seconds: float,
+        workers: int = 0) -> dict[str, Any]:
+    """Library mode when WORKERS is 0; otherwise a Locust master with that many local workers."""
+    with runner_environment(accounts) as env:
         result = subprocess.run([sys.executable, str(RUNNER), "--host", base_url, "--users", str(users),
                                  "--spawn-rate", str(spawn_rate), "--seconds", str(seconds),
                                  "--workers", str(workers)],
-                                env={**os.environ, "EDUPRO_LOAD_ACCOUNTS": handle.name},
-                                capture_output=True, text=True, timeout=seconds + users / spawn_rate + 120)
-    finally:
-        os.unlink(handle.name)
+                                env=env, capture_output=True, text=True, timeout=seconds + users / spawn_rate + 120)
     if result.returncode != 0 or not result.stdout.strip():
         raise ProbeError(f"the load run failed: {(result.stderr.strip().splitlines() or ['no output'])[-1][:200]}")
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))

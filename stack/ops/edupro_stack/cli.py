@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from . import backup, compose, stack
 from .config import ConfigError, load
@@ -94,12 +95,7 @@ def _run(args: argparse.Namespace, layout: Layout) -> int:
         stack.down(layout)
         print("EduPro is down")
     elif args.verb == "status":
-        info = stack.status(layout)
-        if args.json:
-            print(json.dumps(info, indent=2))
-        else:
-            for name, svc in info["services"].items():
-                print(f"{name:16} {svc['state']:8} {svc['address']}")
+        _print_status(stack.status(layout), args.json)
     elif args.verb == "backup":
         cfg = load(layout, _env_of_running(layout, args.env))
         print(backup.take(cfg, layout))
@@ -119,6 +115,15 @@ def _run(args: argparse.Namespace, layout: Layout) -> int:
     return 0
 
 
+def _print_status(info: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    for name, svc in info["services"].items():
+        health = f" ({svc['health']})" if "health" in svc else ""
+        print(f"{name:16} {svc['state']:8} {svc['address']}{health}")
+
+
 def _run_compose(args: argparse.Namespace, local: Layout) -> int:
     layout = compose.compose_layout(local)
     if args.verb == "up":
@@ -128,12 +133,7 @@ def _run_compose(args: argparse.Namespace, local: Layout) -> int:
         compose.down(layout)
         print("EduPro's containers are down")
     elif args.verb == "status":
-        info = compose.status(layout)
-        if args.json:
-            print(json.dumps(info, indent=2))
-        else:
-            for name, svc in info["services"].items():
-                print(f"{name:16} {svc['state']:8} {svc['address']} ({svc['health']})")
+        _print_status(compose.status(layout), args.json)
     else:
         raise StackError(f"'{args.verb}' is not built for the compose driver yet; use the local driver")
     return 0

@@ -40,10 +40,6 @@ def compose_layout(local: Layout) -> Layout:
     return Layout(local.run / "compose")
 
 
-def folder(layout: Layout) -> Path:
-    return layout.run
-
-
 def in_containers(cfg: StackConfig) -> StackConfig:
     """The configuration as seen from the host: database and cache at their container addresses."""
     return cfg.model_copy(update={
@@ -51,12 +47,12 @@ def in_containers(cfg: StackConfig) -> StackConfig:
         "cache": cfg.cache.model_copy(update={"host": ADDRESSES["cache"], "port": 6379})})
 
 
-def docker_compose(layout: Layout, *args: str, version: str = "", capture: bool = True) -> str:
+def docker_compose(layout: Layout, *args: str, version: str = "") -> str:
     env = {**os.environ, "VERSION": version or "unknown", "BUILD_DATE": _git(layout, "log", "-1", "--format=%cI"),
            "VCS_REF": _git(layout, "rev-parse", "--short", "HEAD"), "BASE_IMAGE": BASE_IMAGE,
            "COMPOSE_DOCKER_CLI_BUILD": "0"}
     result = subprocess.run([which("docker-compose"), "-f", str(layout.repo / "docker-compose.test.yml"), "-p",
-                             PROJECT, *args], cwd=layout.repo, env=env, capture_output=capture, text=True)
+                             PROJECT, *args], cwd=layout.repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         last = ((result.stderr or "").strip().splitlines() or ["see the output above"])[-1]
         raise StackError(f"docker-compose {args[0]} failed: {last}")
@@ -94,7 +90,7 @@ def ensure_base_image() -> None:
 
 def ensure_wheelhouse(layout: Layout) -> None:
     """The backend's wheels, fetched on the host (which trusts this machine's certificates) once."""
-    wheels = folder(layout) / "wheels"
+    wheels = layout.run / "wheels"
     requirements = layout.repo / "stack" / "compose" / "requirements-backend.txt"
     stamp = wheels / ".requirements"
     if stamp.exists() and stamp.read_text() == requirements.read_text():
@@ -107,7 +103,7 @@ def ensure_wheelhouse(layout: Layout) -> None:
 
 
 def write_files(cfg: StackConfig, layout: Layout, version: str, live: str) -> None:
-    here = folder(layout)
+    here = layout.run
     secrets = here / "secrets"
     secrets.mkdir(parents=True, exist_ok=True)
     os.chmod(secrets, 0o700)
@@ -157,7 +153,7 @@ def write_proxy_config(cfg: StackConfig, layout: Layout, live: str) -> None:
         if old not in text:
             raise StackError(f"the proxy configuration template changed; cannot adapt '{old[:40]}' for containers")
         text = text.replace(old, new)
-    here = folder(layout) / "nginx"
+    here = layout.run / "nginx"
     here.mkdir(parents=True, exist_ok=True)
     (here / "nginx.conf").write_text(text)
     (here / "proxy.conf").write_text(nginx.PROXY)
@@ -216,16 +212,16 @@ def down(layout: Layout) -> None:
     state = read_state(layout)
     with history.deployment(layout, "down", state["env"] if state else "development", driver="compose"):
         docker_compose(layout, "down", "--remove-orphans")
-    (folder(layout) / "state.json").unlink(missing_ok=True)
+    (layout.run / "state.json").unlink(missing_ok=True)
 
 
 def read_state(layout: Layout) -> dict[str, Any] | None:
-    path = folder(layout) / "state.json"
+    path = layout.run / "state.json"
     return dict(json.loads(path.read_text())) if path.exists() else None
 
 
 def write_state(layout: Layout, state: dict[str, Any]) -> None:
-    (folder(layout) / "state.json").write_text(json.dumps(state))
+    (layout.run / "state.json").write_text(json.dumps(state))
 
 
 def status(layout: Layout) -> dict[str, Any]:
