@@ -33,6 +33,28 @@ def status() -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
+def server_errors(stack: dict[str, Any], since: str, limit: int = 12) -> list[str]:
+    """What the servers logged as failing since an ISO time: backend 5xx and exceptions, PostgreSQL
+    errors. Put into an assertion message, it says why a run went red on a machine we cannot see."""
+    logs = Path(stack["paths"]["logs"])
+    found: list[str] = []
+    for log in sorted(logs.glob("backend-*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if str(entry.get("time", "")) >= since and (entry.get("level") in ("ERROR", "CRITICAL")
+                                                       or int(entry.get("status") or 0) >= 500):
+                found.append(f"{log.name}: {line[:300]}")
+    postgres = logs / "postgres.log"
+    if postgres.exists():
+        found += [f"postgres.log: {line[:300]}" for line in postgres.read_text(errors="replace").splitlines()
+                  if line[:19].replace(" ", "T") >= since[:19] and (" ERROR: " in line or " FATAL: " in line
+                                                                   or "DETAIL:" in line)]
+    return found[-limit:]
+
+
 def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
     """The error a user sees: exactly one line, no traceback."""
     output = result.stdout + result.stderr

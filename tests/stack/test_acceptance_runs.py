@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.helpers import one_clear_line, run_suite
+from tests.helpers import one_clear_line, run_suite, server_errors
 
 from .test_api import owner_connection
 
@@ -26,10 +27,12 @@ def checksums(stack: dict[str, Any]) -> dict[str, str]:
 def test_clean_stack_is_green_every_time_and_left_untouched(stack: dict[str, Any], tmp_path: Path) -> None:
     before = checksums(stack)
     for attempt in range(1, BASELINE_RUNS + 1):
+        started = datetime.now(UTC).isoformat(timespec="seconds")
         result = run_suite("--env", "development", f"--reports-dir={tmp_path}", "-q", "-p", "no:randomly")
         evidence = json.loads((tmp_path / "latest" / "evidence.json").read_text())
         bad = {rid: r["reason"] for rid, r in evidence["requirements"].items() if r["status"] in ("failed", "error", "not_covered")}
-        assert result.returncode == 0 and not bad, f"run {attempt} of {BASELINE_RUNS}: {bad or result.stdout[-1500:]}"
+        assert result.returncode == 0 and not bad, (f"run {attempt} of {BASELINE_RUNS}: {bad or result.stdout[-1500:]}; "
+                                                    f"the servers logged: {server_errors(stack, started)}")
     print(f"clean baseline: {BASELINE_RUNS} consecutive runs, no failed and no error result")
     assert checksums(stack) == before, "the suite changed the business tables"
     with owner_connection(stack) as conn:

@@ -79,11 +79,11 @@ class Fixtures:
     def student(self, admin_token: str, api: Api, name: str, email: str, class_id: int | None = None) -> int:
         """Enrolled through the API, as an administrator would, so sensitive fields are sealed by the app."""
         template = self.template_student()
-        body = {"student_no": f"{STUDENT_PREFIX}{self.tag}-{secrets.token_hex(2)}", "school": "GP", "name": name,
+        body = {"student_no": f"{STUDENT_PREFIX}{self.tag}-{next(self._serial)}", "school": "GP", "name": name,
                 "email": email, "birth_date": "2007-05-04", "synthetic": True, "class_id": class_id, **template}
         response = api.post("/api/v1/students", admin_token, json=body)
         if response.status_code != 201:
-            raise ProbeError(f"creating a fixture student answered {response.status_code}")
+            raise ProbeError(f"creating a fixture student answered {response.status_code}: {response.text[:120]}")
         return int(response.json()["id"])
 
     def teacher_with_class(self) -> tuple[int, int]:
