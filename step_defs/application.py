@@ -9,6 +9,7 @@ import redis
 from pytest_bdd import then, when
 
 from edupro_verify.evidence import Evidence
+from edupro_verify.probes import containers as container_probe
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
@@ -16,19 +17,19 @@ from edupro_verify.targets import Target
 
 from .common import Tokens
 from .design import service_states
-from .environment import docker_client
 from .network import tiers
 
 LOOPBACK = ("127.", "::1")
 
 
-def containers() -> list[Any]:
-    return list(docker_client().containers.list())
+def containers(target: Target) -> list[Any]:
+    """The target's running containers."""
+    return [c for c in container_probe.of_target(target).values() if c.status == "running"]
 
 
 @when("the containers' restart policies are read", target_fixture="policies")
-def restart_policies() -> dict[str, str]:
-    return {c.name: c.attrs["HostConfig"]["RestartPolicy"]["Name"] for c in containers()}
+def restart_policies(target: Target) -> dict[str, str]:
+    return {c.name: c.attrs["HostConfig"]["RestartPolicy"]["Name"] for c in container_probe.of_target(target).values()}
 
 
 @then("every container's restart policy is unless-stopped")
@@ -42,7 +43,7 @@ def unless_stopped(policies: dict[str, str], evidence: Evidence) -> None:
 @when("the proxy's configuration is tested", target_fixture="config_test")
 def proxy_config_test(target: Target) -> Any:
     conf = service_states(target)["proxy"].get("config")
-    return target.host.run(f"nginx -t -c {conf}" if conf else "nginx -t")
+    return target.service_host("proxy").run(f"nginx -t -c {conf}" if conf else "nginx -t")
 
 
 @then("the configuration test passes")
@@ -126,8 +127,8 @@ def cache_persists(target: Target, evidence: Evidence) -> None:
 
 
 @when("the images of the running containers are read", target_fixture="images")
-def images() -> dict[str, Any]:
-    return {c.name: {"tags": c.image.tags, "labels": c.image.labels or {}} for c in containers()}
+def images(target: Target) -> dict[str, Any]:
+    return {c.name: {"tags": c.image.tags, "labels": c.image.labels or {}} for c in containers(target)}
 
 
 @then("no image is tagged latest and every image has BUILD_DATE, VCS_REF and VERSION labels")
@@ -171,8 +172,9 @@ def prediction_served(api: Api, tokens: Tokens, evidence: Evidence) -> None:
 
 
 @when("the networks of the running containers are read", target_fixture="networks")
-def networks() -> dict[str, Any]:
-    return {c.name: {n: v.get("IPAddress") for n, v in c.attrs["NetworkSettings"]["Networks"].items()} for c in containers()}
+def networks(target: Target) -> dict[str, Any]:
+    return {c.name: {n: v.get("IPAddress") for n, v in c.attrs["NetworkSettings"]["Networks"].items()}
+            for c in containers(target)}
 
 
 @then("every service is on the dedicated network with the specified subnet")

@@ -14,6 +14,7 @@ from pytest_bdd import then, when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
+from edupro_verify.probes import containers as container_probe
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes import network
 from edupro_verify.probes.http import Api
@@ -80,7 +81,12 @@ def start_ticks(target: Target, pattern: str) -> int:
 
 
 @when("the start times of the running services are read", target_fixture="started")
-def start_times(target: Target) -> dict[str, int]:
+def start_times(target: Target) -> dict[str, Any]:
+    if target.containers:  # containers: when Docker started each one
+        found = container_probe.of_target(target)
+        live = f"backend_{target.status.get('live_colour')}"
+        return {name: container_probe.started_at(found[service]).isoformat()
+                for name, service in (("database", "database"), ("cache", "cache"), ("backend", live))}
     live = [s for s in service_states(target).values() if s.get("live")]
     port = live[0]["address"].split(",")[0].rsplit(":", 1)[1] if live else "0"
     return {"database": start_ticks(target, "bin/postgres "), "cache": start_ticks(target, "redis-server"),
@@ -88,14 +94,17 @@ def start_times(target: Target) -> dict[str, int]:
 
 
 @then("the backend started after the database and the cache")
-def dependency_order(started: dict[str, int], evidence: Evidence) -> None:
-    evidence.measure("start (clock ticks since boot)", started, "backend after database and cache")
+def dependency_order(started: dict[str, Any], evidence: Evidence) -> None:
+    unit = "clock ticks since boot" if isinstance(started["backend"], int) else "UTC"
+    evidence.measure(f"start ({unit})", started, "backend after database and cache")
     early = [d for d in ("database", "cache") if started["backend"] <= started[d]]
     assert not early, f"the backend started before its dependencies: {', '.join(early)}"
 
 
 @when("every service's health check is run", target_fixture="health")
 def run_health_checks(target: Target, api: Api) -> dict[str, Any]:
+    if target.containers:
+        return container_health_checks(target, api)
     db = target.database
     conf = service_states(target)["proxy"].get("config")
     return {
@@ -107,6 +116,17 @@ def run_health_checks(target: Target, api: Api) -> dict[str, Any]:
         "frontend": api.get("/").status_code == 200,
         "declared": service_states(target).get("backend_blue", {}).get("healthcheck", {}),
     }
+
+
+def container_health_checks(target: Target, api: Api) -> dict[str, Any]:
+    """Docker's verdict of each running container's own health check, the API's beside it, and the backend's
+    declared check as Docker holds it."""
+    found = {name: c for name, c in container_probe.of_target(target).items() if c.status == "running"}
+    checks: dict[str, Any] = {name: container_probe.health(c) == "healthy" for name, c in found.items()}
+    checks["backend through the proxy"] = api.get("/health").status_code == 200
+    live = found.get(f"backend_{target.status.get('live_colour')}")
+    checks["declared"] = container_probe.declared_healthcheck(live) if live else {}
+    return checks
 
 
 def _ping(target: Target) -> bool:

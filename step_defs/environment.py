@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import docker
-
 from pytest_bdd import then, when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
+from edupro_verify.probes import containers as container_probe
 from edupro_verify.probes import host as probe
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
@@ -121,18 +120,9 @@ def ssh_jail(jails: str, evidence: Evidence) -> None:
     assert "sshd" in jails, "fail2ban runs no sshd jail"
 
 
-def docker_client() -> Any:
-    try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-        return client
-    except docker.errors.DockerException as error:
-        raise ProbeError(f"the Docker daemon is unreachable: {str(error)[:120]}") from None
-
-
 @when("the Docker daemon is asked for its version", target_fixture="docker_version")
 def docker_version() -> str:
-    return str(docker_client().version()["Version"])
+    return str(container_probe.client().version()["Version"])
 
 
 @then("the Docker engine version is at least the required one")
@@ -155,18 +145,27 @@ def compose_recent(compose_version: str, profile: Profile, evidence: Evidence) -
 
 
 @when("the Docker daemon is asked for its settings", target_fixture="daemon")
-def daemon_settings() -> dict[str, Any]:
-    return dict(docker_client().info())
+def daemon_settings(target: Target) -> dict[str, Any]:
+    """The daemon's own settings, and the log limits its containers actually got (docker info omits them)."""
+    info = container_probe.client().info()
+    logs = {c.name: container_probe.log_config(c) for c in container_probe.of_target(target).values()}
+    return {"info": dict(info), "container_logs": logs}
 
 
 @then("its log driver, log limits, storage driver and live restore are as specified")
 def daemon_as_specified(daemon: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
     t = profile.requirements["DKR-01"].thresholds
-    have = {"log_driver": daemon.get("LoggingDriver"), "storage_driver": daemon.get("Driver"),
-            "live_restore": daemon.get("LiveRestoreEnabled")}
+    info = daemon["info"]
+    have = {"log_driver": info.get("LoggingDriver"), "storage_driver": info.get("Driver"),
+            "live_restore": info.get("LiveRestoreEnabled")}
     want = {k: t[k] for k in have}
     evidence.measure("daemon", have, want)
     assert have == want, f"the Docker daemon differs: {have} (expected {want})"
+    limits = {"driver": t["log_driver"], "max-size": t["max_size"], "max-file": str(t["max_file"])}
+    evidence.measure("container log settings", daemon["container_logs"], limits)
+    wrong = [f"{name} {config}" for name, config in daemon["container_logs"].items()
+             if any(config.get(k) != v for k, v in limits.items())]
+    assert not wrong, f"containers log without the specified limits: {'; '.join(wrong)}"
 
 
 @when("the Docker services and groups are read", target_fixture="docker_services")

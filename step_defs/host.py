@@ -137,7 +137,7 @@ def at_least(found: str, required: str, what: str, evidence: Evidence) -> None:
 
 @when("the running nginx is asked for its version", target_fixture="nginx_version")
 def nginx_version(target: Target) -> str:
-    return probe.process_binary_version(target.host, "nginx").split("/")[-1]
+    return probe.process_binary_version(target.service_host("proxy"), "nginx").split("/")[-1]
 
 
 @then("the nginx version is at least the required one")

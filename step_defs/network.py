@@ -39,9 +39,12 @@ def reachability(target: Target) -> dict[str, Any]:
     ports = [p for tier in t.values() for _, p in tier]
     local = urlparse(target.base_url).hostname in LOOPBACK
     outside = network.from_outside(ports) if local else network.direct(urlparse(target.base_url).hostname or "", ports)
+    # From where each tier runs: the proxy's and the live backend's containers, or the target host.
+    web = target.service_host("proxy")
+    app = target.service_host(f"backend_{target.status.get('live_colour')}")
     return {"tiers": t, "outside": outside,
-            "web_to_app": {f"{a}:{p}": network.from_host(target.host, a, p) for a, p in t["app"]},
-            "app_to_data": {f"{a}:{p}": network.from_host(target.host, a, p) for a, p in t["data"]}}
+            "web_to_app": {f"{a}:{p}": network.from_host(web, a, p) for a, p in t["app"]},
+            "app_to_data": {f"{a}:{p}": network.from_host(app, a, p) for a, p in t["data"]}}
 
 
 @then("the web tier answers from outside")
@@ -105,4 +108,4 @@ def proxy_configuration(target: Target) -> str:
     """The proxy's whole effective configuration, as `nginx -T` prints it."""
     conf = target.status.get("services", {}).get("proxy", {}).get("config")
     command = f"nginx -T -c {conf}" if conf else "nginx -T"
-    return host_probe.run(target.host, command)
+    return host_probe.run(target.service_host("proxy"), command)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pytest_bdd import then, when
@@ -13,6 +12,7 @@ from pytest_bdd import then, when
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database as db
 from edupro_verify.probes import host as host_probe
+from edupro_verify.probes import logs
 from edupro_verify.probes.monitoring import Prometheus, dashboard_metrics, promtool_check_rules
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
@@ -60,7 +60,8 @@ def metrics_present(series: dict[str, int], evidence: Evidence) -> None:
 @when("the alert rule files are checked with promtool", target_fixture="rules")
 def check_rules(prometheus: Prometheus, target: Target) -> dict[str, Any]:
     files = prometheus.rule_files() or [str(target.path("alert_rules"))]
-    checked = {f: promtool_check_rules(Path(f)) for f in files}
+    where = target.service_host("monitoring")
+    checked = {f: promtool_check_rules(where, f) for f in files}
     return {"checked": checked, "loaded": prometheus.loaded_alerts()}
 
 
@@ -203,10 +204,7 @@ def recent_restorable(backup_state: dict[str, Any], target: Target, profile: Pro
 @when("the log rotation configuration and the application logs are read", target_fixture="logging_state")
 def logging_state(target: Target) -> dict[str, Any]:
     config = target.host.file(str(target.path("logrotate")))
-    folder = str(target.path("logs"))
-    app_logs = [f for f in target.host.run(f"ls -1 {folder}").stdout.split() if f.startswith("backend-") or f == "nginx-access.log"]
-    lines = {f: target.host.file(f"{folder}/{f}").content_string.splitlines()[-200:] for f in app_logs}
-    return {"config": config.content_string if config.exists else "", "lines": lines}
+    return {"config": config.content_string if config.exists else "", "lines": logs.application_lines(target)}
 
 
 @then("logs are rotated daily and kept for the required days")

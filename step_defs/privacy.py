@@ -11,6 +11,7 @@ import requests
 from pytest_bdd import given, then, when
 
 from edupro_verify.evidence import Evidence
+from edupro_verify.probes import logs
 from edupro_verify.probes.fixtures import Fixtures
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
@@ -146,13 +147,14 @@ def exercise_canary(canary: dict[str, Any], api: Api, tokens: Tokens) -> None:
 
 @then("no log file contains the canary values")
 def logs_clean(canary: dict[str, Any], target: Target, evidence: Evidence) -> None:
-    folder = str(target.path("logs"))
-    files = target.host.run(f"find {folder} -type f").stdout.split()
+    files = logs.log_files(target)
     hits = [f"{f}: {v[:12]}…" for f in files for v in canary["values"]
             if target.host.run("grep -qF %s %s", v, f).rc == 0]
-    evidence.measure("log files searched", len(files))
+    outputs = logs.container_logs(target)
+    hits += [f"{name}: {v[:12]}…" for name, text in outputs.items() for v in canary["values"] if v in text]
+    evidence.measure("log files and container outputs searched", len(files) + len(outputs))
     evidence.measure("canary values found", hits, "none")
-    assert files, f"no log files found under {folder}"
+    assert files or outputs, "no log file and no container output found"
     assert not hits, f"personal data written to logs: {', '.join(hits)}"
 
 

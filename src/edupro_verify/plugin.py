@@ -92,6 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
         preflight(target)
     except TargetError as error:
         raise pytest.UsageError(str(error)) from None
+    profile = profile.for_driver(target.driver)
     release = config.getoption("release") or target.status.get("version") or "unknown"
     reports = Path(config.getoption("reports_dir"))
     try:

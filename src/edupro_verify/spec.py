@@ -64,6 +64,12 @@ class TargetSpec(Strict):
     paths: dict[str, str] = {}
 
 
+class DriverNotes(Strict):
+    """What does not apply to a stack run one way (local processes) but does another (containers)."""
+    not_applicable: dict[str, str] = {}
+    not_applicable_tags: dict[str, str] = {}
+
+
 class ProfileFile(Strict):
     description: str
     target: TargetSpec
@@ -71,6 +77,7 @@ class ProfileFile(Strict):
     thresholds: dict[str, dict[str, Any]] = {}
     not_applicable: dict[str, str] = {}
     not_applicable_tags: dict[str, str] = {}
+    drivers: dict[Literal["local", "compose", "remote"], DriverNotes] = {}
 
 
 class Profile(Strict):
@@ -83,6 +90,14 @@ class Profile(Strict):
     relaxed: dict[str, str]
     not_applicable: dict[str, str]
     not_applicable_tags: dict[str, str] = {}
+    drivers: dict[str, DriverNotes] = {}
+
+    def for_driver(self, driver: str) -> "Profile":
+        """The profile as it applies to the stack found: its driver's not-applicable entries added."""
+        notes = self.drivers.get(driver, DriverNotes())
+        return self.model_copy(update={"not_applicable": {**self.not_applicable, **notes.not_applicable},
+                                       "not_applicable_tags": {**self.not_applicable_tags,
+                                                               **notes.not_applicable_tags}})
 
     def threshold(self, requirement: str, key: str) -> Any:
         return self.requirements[requirement].thresholds[key]
@@ -161,13 +176,16 @@ def load_profile(env: str, specs: Path = SPECS) -> Profile:
     except ValidationError as error:
         raise _first_error(path, error) from None
     relaxed = _apply_thresholds(path, catalogue, file.thresholds)
-    for rid in file.not_applicable:
+    listed = [("not_applicable", rid) for rid in file.not_applicable]
+    listed += [(f"drivers.{driver}.not_applicable", rid) for driver, notes in file.drivers.items()
+               for rid in notes.not_applicable]
+    for where, rid in listed:
         if rid not in catalogue:
-            raise SpecError(f"{path}: not_applicable.{rid}: no such requirement in specs/requirements.yaml")
+            raise SpecError(f"{path}: {where}.{rid}: no such requirement in specs/requirements.yaml")
     try:
         parse(file.load.duration)
     except UnitError as error:
         raise SpecError(f"{path}: load.duration: {error}") from None
     return Profile(name=env, specs=specs, description=file.description, target=file.target, load=file.load,
                    requirements=catalogue, relaxed=relaxed, not_applicable=file.not_applicable,
-                   not_applicable_tags=file.not_applicable_tags)
+                   not_applicable_tags=file.not_applicable_tags, drivers=file.drivers)

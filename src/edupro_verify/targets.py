@@ -73,6 +73,17 @@ class Target:
             return {"": self.host}
         return {f"{tier} {spec}": testinfra.get_host(spec) for tier, specs in self.tier_hosts.items() for spec in specs}
 
+    @property
+    def containers(self) -> dict[str, str]:
+        """Service -> container name, when the stack runs in containers (deploy.sh's compose driver)."""
+        return dict(self.status.get("containers", {}))
+
+    def service_host(self, service: str) -> Any:
+        """Where a service's own programs run: its container, or the target host."""
+        if service in self.containers:
+            return testinfra.get_host(f"docker://{self.containers[service]}")
+        return self.host
+
     def account(self, role: str) -> Account:
         for account in self.secrets.accounts:
             if account.role == role:

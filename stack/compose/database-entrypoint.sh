@@ -1,5 +1,7 @@
 #!/bin/sh
 # First start: a UTF-8, UTC cluster with scram-sha-256, reachable from the EduPro network only.
+# Every start: the TLS key pair from the read-only mount and the settings the local driver uses (TLS, WAL
+# archiving to the host's backup area), in edupro.conf, so ALTER SYSTEM still overrides them as it would.
 set -eu
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   install -d -o postgres -g postgres -m 700 "$PGDATA"
@@ -7,7 +9,27 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   runuser -u postgres -- initdb -D "$PGDATA" -U postgres --pwfile=/tmp/pwfile -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
   rm -f /tmp/pwfile
   echo "host all all ${EDUPRO_NETWORK:-172.20.0.0/16} scram-sha-256" >> "$PGDATA/pg_hba.conf"
-  printf "listen_addresses = '*'\ntimezone = 'UTC'\nlog_timezone = 'UTC'\npassword_encryption = 'scram-sha-256'\n" >> "$PGDATA/postgresql.conf"
 fi
+grep -q "^include_if_exists = 'edupro.conf'" "$PGDATA/postgresql.conf" \
+  || echo "include_if_exists = 'edupro.conf'" >> "$PGDATA/postgresql.conf"
+install -o postgres -g postgres -m 644 /etc/edupro-tls/edupro.crt "$PGDATA/server.crt"
+install -o postgres -g postgres -m 600 /etc/edupro-tls/edupro.key "$PGDATA/server.key"
+install -d -o postgres -g postgres -m 700 /var/lib/postgresql/wal_archive
+cat > "$PGDATA/edupro.conf" <<CONF
+listen_addresses = '*'
+password_encryption = 'scram-sha-256'
+timezone = 'UTC'
+log_timezone = 'UTC'
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+ssl_min_protocol_version = 'TLSv1.2'
+wal_level = replica
+archive_mode = on
+archive_command = 'test ! -f /var/lib/postgresql/wal_archive/%f && cp %p /var/lib/postgresql/wal_archive/%f'
+archive_timeout = ${EDUPRO_ARCHIVE_TIMEOUT:-300}
+max_connections = 200
+CONF
+chown postgres:postgres "$PGDATA/edupro.conf"
 install -d -o postgres -g postgres /run/postgresql
 exec runuser -u postgres -- postgres -D "$PGDATA"

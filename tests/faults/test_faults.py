@@ -12,7 +12,7 @@ import pytest
 from tests.helpers import deploy, run_suite
 
 from .catalogue import FAULTS, Fault
-from .conftest import TALLY
+from tests.conftest import TALLY
 from .surfaces import Stack
 
 RED = ("failed",)

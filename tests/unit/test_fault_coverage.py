@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import yaml
 
+from tests.compose.faults import FAULTS as CONTAINER_FAULTS
 from tests.faults.catalogue import FAULTS, NOT_INJECTED
 from tests.helpers import REPO
 
 
 def test_every_requirement_has_a_fault_or_a_reason() -> None:
     requirements = set(yaml.safe_load((REPO / "specs" / "requirements.yaml").read_text()))
-    faulted = {rid for fault in FAULTS for rid in fault.requirements}
+    faulted = {rid for fault in [*FAULTS, *CONTAINER_FAULTS] for rid in fault.requirements}
     assert not faulted - requirements, f"faults name unknown requirements: {sorted(faulted - requirements)}"
     assert not set(NOT_INJECTED) & faulted, f"a reason is given for a faulted requirement: {sorted(set(NOT_INJECTED) & faulted)}"
     uncovered = requirements - faulted - set(NOT_INJECTED)
@@ -18,5 +19,5 @@ def test_every_requirement_has_a_fault_or_a_reason() -> None:
 
 
 def test_fault_names_are_unique() -> None:
-    names = [fault.name for fault in FAULTS]
+    names = [fault.name for fault in [*FAULTS, *CONTAINER_FAULTS]]
     assert len(names) == len(set(names))

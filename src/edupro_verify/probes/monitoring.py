@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -59,12 +57,12 @@ class Prometheus:
         return list(config.get("rule_files", []))
 
 
-def promtool_check_rules(path: Path) -> tuple[bool, str]:
-    promtool = shutil.which("promtool")
-    if not promtool:
-        raise ProbeError("promtool is not installed where the suite runs (apt-get install prometheus)")
-    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
-    return result.returncode == 0, (result.stdout + result.stderr).strip().splitlines()[-1]
+def promtool_check_rules(host: Any, path: str) -> tuple[bool, str]:
+    """promtool on the host (or in the container) where Prometheus reads the file."""
+    result = host.run("promtool check rules %s", path)
+    if result.rc == 127:
+        raise ProbeError("promtool is not installed where Prometheus runs (apt-get install prometheus)")
+    return result.rc == 0, (result.stdout + result.stderr).strip().splitlines()[-1]
 
 
 def dashboard_metrics(path: Path) -> dict[str, list[str]]:

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
 
     redis_url: str
     rate_limit_per_minute: int = Field(60, ge=0)  # 0 switches the limit off
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]  # whose X-Real-IP names the client (the proxy's addresses)
 
     jwt_secret: SecretStr
     jwt_algorithm: Literal["HS256"] = "HS256"

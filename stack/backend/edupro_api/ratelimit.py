@@ -17,9 +17,6 @@ from limits.strategies import MovingWindowRateLimiter
 
 from .config import get_settings
 
-TRUSTED_PROXIES = {"127.0.0.1", "::1"}
-
-
 @lru_cache
 def _limiter() -> MovingWindowRateLimiter:
     return MovingWindowRateLimiter(storage_from_string(get_settings().redis_url))
@@ -27,7 +24,7 @@ def _limiter() -> MovingWindowRateLimiter:
 
 def client_address(request: Request) -> str:
     peer = request.client.host if request.client else "unknown"
-    if peer in TRUSTED_PROXIES:
+    if peer in get_settings().trusted_proxies:
         return request.headers.get("x-real-ip", peer)
     return peer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,9 +40,9 @@ def one_change_at_a_time(layout: Layout, verb: str) -> Iterator[None]:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deploy.sh", description="Run the reference EduPro stack.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--driver", choices=["local", "compose"], default="local",
-                        help="how the stack runs: local processes (default), or containers from "
-                             "docker-compose.test.yml (up, down and status so far)")
+    common.add_argument("--driver", choices=["local", "compose"], default=None,
+                        help="how the stack runs: local processes, or containers from docker-compose.test.yml; "
+                             "up defaults to local (or $EDUPRO_DRIVER), every other verb to the stack that is running")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     up = sub.add_parser("up", parents=[common], help="install what is missing, bring every service up (idempotent)")
     up.add_argument("--env", default="development", help="development (default), staging or production")
@@ -83,8 +84,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _driver(args: argparse.Namespace, local: Layout) -> str:
+    """up starts the local stack unless told otherwise; the other verbs act on the stack that runs."""
+    if args.verb == "config":
+        return "local"  # the merged configuration is the same for both drivers
+    chosen = args.driver or os.environ.get("EDUPRO_DRIVER")
+    if chosen not in (None, "local", "compose"):
+        raise ConfigError(f"EDUPRO_DRIVER={chosen}: choose local or compose")
+    if chosen or args.verb == "up":
+        return str(chosen or "local")
+    if stack.is_up(local):
+        return "local"
+    return "compose" if compose.compose_layout(local).state_file.exists() else "local"
+
+
 def _run(args: argparse.Namespace, layout: Layout) -> int:
-    if args.driver == "compose":
+    if _driver(args, layout) == "compose":
         return _run_compose(args, layout)
     if args.verb == "up":
         state = stack.up(args.env, layout)
@@ -128,14 +143,24 @@ def _run_compose(args: argparse.Namespace, local: Layout) -> int:
     layout = compose.compose_layout(local)
     if args.verb == "up":
         state = compose.up(args.env, layout, load(layout, args.env).application.version)
-        print(f"EduPro {args.env} is up in containers: {compose.base_url()} (live colour {state['live_colour']})")
+        print(f"EduPro {args.env} is up in containers: {compose.base_url(layout)} (live colour {state.live_colour}, "
+              f"version {state.live_version})")
     elif args.verb == "down":
         compose.down(layout)
         print("EduPro's containers are down")
     elif args.verb == "status":
         _print_status(compose.status(layout), args.json)
+    elif args.verb == "backup":
+        print(compose.take_backup(layout))
+    elif args.verb == "restore":
+        seconds = compose.restore(layout, args.file.resolve(), args.into)
+        print(f"restored {args.file.name} into {args.into} in {seconds:.1f} s")
+    elif args.verb in ("release", "rollback"):
+        state = compose.switch(layout, args.version if args.verb == "release" else None, args.verb)
+        print(f"{'released' if args.verb == 'release' else 'rolled back to'} {state.live_version} on "
+              f"{state.live_colour} (containers)")
     else:
-        raise StackError(f"'{args.verb}' is not built for the compose driver yet; use the local driver")
+        raise StackError(f"'{args.verb}' is not built for the compose driver; use the local driver")
     return 0
 
 

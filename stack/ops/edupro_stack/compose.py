@@ -17,20 +17,34 @@ import time
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
-from . import history, tls
-from .config import StackConfig, backend_environment, load, write_env_file
+from . import backup, history, tls
+from .config import StackConfig, backend_environment, load, record_deployed, write_env_file
 from .layout import Layout
 from .processes import StackError, run, which
-from .services import nginx, postgres
+from .services import nginx, postgres, prometheus
+from .stack import (
+    State,
+    drain_old_nginx_workers,
+    ensure_frontend,
+    ensure_model,
+    operations_paths,
+    run_migration,
+    write_operations_files,
+)
 
 PROJECT = "edupro"
+DRIVER = "compose"
+COLOURS = ("blue", "green")
 BASE_IMAGE = "debian:bookworm-slim"
 ADDRESSES = {"database": "172.20.0.10", "cache": "172.20.0.11", "backend_blue": "172.20.0.21",
              "backend_green": "172.20.0.22", "frontend": "172.20.0.30", "proxy": "172.20.0.40",
-             "monitoring": "172.20.0.50"}
+             "monitoring": "172.20.0.50", "node_exporter": "172.20.0.51"}
 BACKEND_PORT = 8000
+PORTS = {"database": 5432, "cache": 6379, "backend_blue": BACKEND_PORT, "backend_green": BACKEND_PORT,
+         "frontend": 80, "proxy": 443, "monitoring": 9090, "node_exporter": 9100}
 ROOTFS_CACHE = Path("/var/cache/edupro/rootfs")
 
 
@@ -48,15 +62,32 @@ def in_containers(cfg: StackConfig) -> StackConfig:
 
 
 def docker_compose(layout: Layout, *args: str, version: str = "") -> str:
+    listen, https, http = published(layout)
     env = {**os.environ, "VERSION": version or "unknown", "BUILD_DATE": _git(layout, "log", "-1", "--format=%cI"),
            "VCS_REF": _git(layout, "rev-parse", "--short", "HEAD"), "BASE_IMAGE": BASE_IMAGE,
-           "COMPOSE_DOCKER_CLI_BUILD": "0"}
+           "COMPOSE_DOCKER_CLI_BUILD": "0", "PROXY_LISTEN": listen, "HTTPS_PORT": https, "HTTP_PORT": http}
     result = subprocess.run([which("docker-compose"), "-f", str(layout.repo / "docker-compose.test.yml"), "-p",
                              PROJECT, *args], cwd=layout.repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         last = ((result.stderr or "").strip().splitlines() or ["see the output above"])[-1]
         raise StackError(f"docker-compose {args[0]} failed: {last}")
     return result.stdout or ""
+
+
+def published(layout: Layout, fresh: bool = False) -> tuple[str, str, str]:
+    """Where the proxy publishes: the configuration's proxy.listen and ports, as the local driver's nginx listens;
+    HTTPS_PORT and HTTP_PORT in the environment move the ports (to run beside the local stack). Chosen at `up`
+    and remembered, so status and release find them again."""
+    remembered = layout.run / "published.json"
+    if remembered.exists() and not fresh:
+        return tuple(json.loads(remembered.read_text()))  # type: ignore[return-value]
+    state = State.read(layout)
+    proxy = load(layout, state.env if state else "development").proxy
+    chosen = (proxy.listen, os.environ.get("HTTPS_PORT", str(proxy.https_port)),
+              os.environ.get("HTTP_PORT", str(proxy.http_port)))
+    if fresh:
+        remembered.write_text(json.dumps(chosen))
+    return chosen
 
 
 def _git(layout: Layout, *args: str) -> str:
@@ -102,7 +133,7 @@ def ensure_wheelhouse(layout: Layout) -> None:
     stamp.write_text(requirements.read_text())
 
 
-def write_files(cfg: StackConfig, layout: Layout, version: str, live: str) -> None:
+def write_files(cfg: StackConfig, layout: Layout, state: State) -> None:
     here = layout.run
     secrets = here / "secrets"
     secrets.mkdir(parents=True, exist_ok=True)
@@ -111,16 +142,28 @@ def write_files(cfg: StackConfig, layout: Layout, version: str, live: str) -> No
                         ("redis_password", cfg.secrets.redis_password)):
         with os.fdopen(os.open(secrets / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
             handle.write(value)
-    seen = in_containers(cfg)
-    for colour in ("blue", "green"):
-        values = backend_environment(seen, layout, colour, version)
-        values["ML_MODEL_PATH"] = "/app/models"
-        values["EDUPRO_INSTANCE"] = f"backend_{colour}"
-        values["EDUPRO_BUILD_DATE"] = _git(layout, "log", "-1", "--format=%cI")
-        values["EDUPRO_VCS_REF"] = _git(layout, "rev-parse", "--short", "HEAD")
-        write_env_file(here / f"backend-{colour}.env", values)
-    write_proxy_config(cfg, layout, live)
-    prometheus = here / "prometheus"
+    write_env_file(here / "database.env", {"EDUPRO_ARCHIVE_TIMEOUT": str(cfg.backup.archive_timeout_seconds)})
+    layout.wal_archive.mkdir(parents=True, exist_ok=True)
+    layout.textfile.mkdir(parents=True, exist_ok=True)
+    for colour in COLOURS:
+        write_backend_env(cfg, layout, colour, state.versions[colour])
+    write_proxy_config(cfg, layout, state.live_colour)
+    write_prometheus_config(cfg, layout, state.live_colour)
+    write_operations_files(cfg, layout, DRIVER)
+
+
+def write_backend_env(cfg: StackConfig, layout: Layout, colour: str, version: str) -> None:
+    values = backend_environment(in_containers(cfg), layout, colour, version)
+    values["ML_MODEL_PATH"] = "/app/models"
+    values["EDUPRO_INSTANCE"] = f"backend_{colour}"
+    values["EDUPRO_TRUSTED_PROXIES"] = json.dumps([ADDRESSES["proxy"]])  # the client address comes from the proxy
+    values["EDUPRO_BUILD_DATE"] = _git(layout, "log", "-1", "--format=%cI")
+    values["EDUPRO_VCS_REF"] = _git(layout, "rev-parse", "--short", "HEAD")
+    write_env_file(layout.backend_env(colour), values)
+
+
+def write_prometheus_config(cfg: StackConfig, layout: Layout, live: str) -> None:
+    prometheus = layout.run / "prometheus"
     prometheus.mkdir(exist_ok=True)
     shutil.copy(layout.repo / "stack" / "monitoring" / "alerts.yml", prometheus / "alerts.yml")
     interval = f"{cfg.monitoring.scrape_interval_seconds}s"
@@ -131,6 +174,7 @@ def write_files(cfg: StackConfig, layout: Layout, version: str, live: str) -> No
             {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:9090"]}]},
             {"job_name": "edupro-backend",
              "static_configs": [{"targets": [f"{ADDRESSES['backend_' + live]}:{BACKEND_PORT}"]}]},
+            {"job_name": "node", "static_configs": [{"targets": [f"{ADDRESSES['node_exporter']}:9100"]}]},
         ]}, sort_keys=False))
 
 
@@ -180,60 +224,131 @@ def container_state(service: str) -> str:
     if found.returncode != 0:
         return "absent"
     status, _, health = found.stdout.strip().partition(" ")
-    return health or status
+    return (health or status) if status == "running" else status  # a stopped container's last health is stale
 
 
-def up(env: str, layout: Layout, version: str) -> dict[str, Any]:
-    from .stack import ensure_frontend, ensure_model, run_migration  # the local driver's own steps
-
+def up(env: str, layout: Layout, version: str) -> State:
     ensure_docker()
     cfg = load(layout, env)
-    with history.deployment(layout, "up", env, driver="compose", version=version):
+    with history.deployment(layout, "up", env, driver=DRIVER, version=version):
         tls.ensure_certificate(cfg, layout)
         ensure_model(layout)
         ensure_frontend(layout)
         ensure_base_image()
         ensure_wheelhouse(layout)
-        state = read_state(layout) or {"env": env, "live_colour": "blue", "version": version}
-        write_files(cfg, layout, version, state["live_colour"])
+        state = State.read(layout) or State(env=env, versions={colour: version for colour in COLOURS})
+        write_files(cfg, layout, state)
+        published(layout, fresh=True)
         docker_compose(layout, "build", version=version)
         docker_compose(layout, "up", "-d", "database", "cache", version=version)
         wait_healthy(layout, ["database", "cache"])
         seen = in_containers(cfg)
         postgres.bootstrap(seen)
         run_migration(seen, layout)  # migrations and the seed, from the host, by address
+        if not any(layout.dumps.glob("edupro_backup_*.sql")):
+            backup.take(seen, layout)  # the first backup, as the local driver takes it (OPS-04)
         docker_compose(layout, "up", "-d", version=version)
         wait_healthy(layout, list(ADDRESSES))
-        write_state(layout, state)
+        state.write(layout)
+        record_deployed(cfg, layout)
     return state
 
 
 def down(layout: Layout) -> None:
-    state = read_state(layout)
-    with history.deployment(layout, "down", state["env"] if state else "development", driver="compose"):
+    state = State.read(layout)
+    with history.deployment(layout, "down", state.env if state else "development", driver=DRIVER):
         docker_compose(layout, "down", "--remove-orphans")
-    (layout.run / "state.json").unlink(missing_ok=True)
+    layout.state_file.unlink(missing_ok=True)
+    (layout.run / "published.json").unlink(missing_ok=True)
 
 
-def read_state(layout: Layout) -> dict[str, Any] | None:
-    path = layout.run / "state.json"
-    return dict(json.loads(path.read_text())) if path.exists() else None
+def running_state(layout: Layout) -> tuple[State, StackConfig]:
+    state = State.read(layout)
+    if state is None:
+        raise StackError("the compose stack is not up; run ./deploy.sh up --driver compose first")
+    return state, in_containers(load(layout, state.env))
 
 
-def write_state(layout: Layout, state: dict[str, Any]) -> None:
-    (layout.run / "state.json").write_text(json.dumps(state))
+def switch(layout: Layout, version: str | None, action: str) -> State:
+    """Blue-green between the two backend containers: the idle one is recreated on VERSION (the previous
+    release's for a rollback) and Docker must report it healthy, the proxy reloads gracefully onto it,
+    Prometheus follows, and the old one stops once the proxy's old workers have finished their requests."""
+    state, cfg = running_state(layout)
+    old = state.live_colour
+    new = "green" if old == "blue" else "blue"
+    if version is None:
+        if not state.previous:
+            raise StackError("nothing to roll back to: no earlier release is recorded")
+        version = state.previous["version"]
+    with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
+        write_backend_env(cfg, layout, new, version)
+        docker_compose(layout, "up", "-d", "--no-deps", "--build", f"backend_{new}", version=version)
+        wait_healthy(layout, [f"backend_{new}"], seconds=180)  # Docker's own verdict (first check after 30 s)
+        write_proxy_config(cfg, layout, new)
+        run(["docker", "exec", "edupro_proxy", "nginx", "-s", "reload", "-c", "/etc/edupro/nginx.conf"],
+            what="proxy reload")
+        write_prometheus_config(cfg, layout, new)
+        requests.post(f"{prometheus_url()}/-/reload", timeout=10).raise_for_status()
+        prometheus.wait_for_backend_targets(prometheus_url(), [f"{ADDRESSES['backend_' + new]}:{BACKEND_PORT}"])
+        drain_old_nginx_workers()
+        state.previous = {"colour": old, "version": state.live_version}
+        state.versions[new] = version
+        state.live_colour = new
+        state.write(layout)
+        docker_compose(layout, "stop", f"backend_{old}", version=state.versions[old])
+    return state
+
+
+def take_backup(layout: Layout) -> Path:
+    """pg_dump from the host to the database container's address, into run/compose/backups/dumps."""
+    _, cfg = running_state(layout)
+    return backup.take(cfg, layout)
+
+
+def restore(layout: Layout, file: Path, into: str) -> float:
+    _, cfg = running_state(layout)
+    return backup.restore(cfg, file, into)
 
 
 def status(layout: Layout) -> dict[str, Any]:
-    state = read_state(layout) or {"env": "development", "live_colour": "blue", "version": None}
-    services = {}
+    """The same shape as the local driver's status, with container names and addresses."""
+    state = State.read(layout)
+    env = state.env if state else "development"
+    cfg = in_containers(load(layout, env))
+    services: dict[str, Any] = {}
     for name, address in ADDRESSES.items():
         health = container_state(name)
-        services[name] = {"state": "running" if health in ("healthy", "running") else "stopped",
-                          "health": health, "address": address, "container": f"edupro_{name}"}
-    return {"driver": "compose", "env": state["env"], "live_colour": state["live_colour"],
-            "version": state["version"], "base_url": base_url(), "services": services}
+        services[name] = {"state": "running" if health in ("healthy", "running", "starting") else "stopped",
+                          "health": health, "address": f"{address}:{PORTS[name]}", "container": f"edupro_{name}"}
+    services["proxy"].update(http=f"{ADDRESSES['proxy']}:80", config="/etc/edupro/nginx.conf",
+                             published="{}:{}".format(*published(layout)[:2]))
+    for colour in COLOURS:
+        services[f"backend_{colour}"].update(live=state is not None and colour == state.live_colour,
+                                              healthcheck=cfg.api.healthcheck.model_dump(),
+                                              version=state.versions.get(colour) if state else None)
+    paths = {"certificate": layout.certificate, "private_key": layout.private_key, "backups": layout.dumps,
+             "wal_archive": layout.wal_archive, "secrets": layout.secrets_file(env), "models": layout.models,
+             "deployment_history": layout.history, "deployment_log": layout.deployment_log,
+             "alert_rules": layout.repo / "stack" / "monitoring" / "alerts.yml",
+             "dashboards": layout.repo / "stack" / "monitoring" / "grafana" / "dashboards",
+             "migrations": layout.repo / "stack" / "backend" / "alembic.ini", "repository": layout.repo,
+             "compose_file": layout.repo / "docker-compose.test.yml", **operations_paths(layout)}
+    if env == "development":
+        paths["demo_accounts"] = layout.demo_accounts
+    return {"driver": DRIVER, "env": env, "base_url": base_url(layout), "http_url": f"http://127.0.0.1:{published(layout)[2]}",
+            "server_name": cfg.proxy.server_name, "live_colour": state.live_colour if state else None,
+            "version": state.live_version if state else None, "services": services,
+            "prometheus_url": prometheus_url(),
+            "database": {"host": cfg.database.host, "port": cfg.database.port, "name": cfg.database.name,
+                         "owner_role": postgres.OWNER, "app_role": postgres.APP},
+            "cache": {"host": cfg.cache.host, "port": cfg.cache.port},
+            "containers": {name: f"edupro_{name}" for name in ADDRESSES},
+            "paths": {k: str(v) for k, v in paths.items()}}
 
 
-def base_url() -> str:
-    return f"https://127.0.0.1:{os.environ.get('HTTPS_PORT', '8443')}"  # the port docker-compose.test.yml publishes
+def base_url(layout: Layout) -> str:
+    return f"https://127.0.0.1:{published(layout)[1]}"
+
+
+def prometheus_url() -> str:
+    return f"http://{ADDRESSES['monitoring']}:9090"

@@ -109,16 +109,22 @@ def seed(cfg: StackConfig, layout: Layout) -> None:
     layout.backend_env("seed").unlink(missing_ok=True)
 
 
-def write_operations_files(cfg: StackConfig, layout: Layout) -> None:
+def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "local") -> None:
     """The daily backup schedule (OPS-04) and log rotation, daily, kept 30 days (OPS-05)."""
     deploy = layout.repo / "deploy.sh"
+    layout.logs.mkdir(parents=True, exist_ok=True)
     (layout.run / "cron.d").mkdir(exist_ok=True)
     (layout.run / "cron.d" / "edupro-backup").write_text(
         "# Daily EduPro database backup (install into /etc/cron.d on a real host)\n"
-        f"15 2 * * * root {deploy} backup --env {cfg.environment} >> {layout.logs}/backup-cron.log 2>&1\n")
+        f"15 2 * * * root {deploy} backup --driver {driver} --env {cfg.environment} >> {layout.logs}/backup-cron.log 2>&1\n")
     (layout.run / "logrotate.conf").write_text(
         f"{layout.logs}/*.log {{\n    {cfg.logging.rotation}\n    rotate {cfg.logging.retention_days}\n"
         "    missingok\n    notifempty\n    compress\n    delaycompress\n    copytruncate\n    dateext\n}\n")
+
+
+def operations_paths(layout: Layout) -> dict[str, str]:
+    return {"backup_schedule": str(layout.run / "cron.d" / "edupro-backup"),
+            "logrotate": str(layout.run / "logrotate.conf"), "logs": str(layout.logs)}
 
 
 def up(env: str, layout: Layout) -> State:
@@ -178,7 +184,7 @@ def down(layout: Layout) -> None:
         postgres.stop(layout)
 
 
-def _drain_old_nginx_workers(seconds: float = 15) -> None:
+def drain_old_nginx_workers(seconds: float = 15) -> None:
     """After a graceful reload, wait until the old workers have finished their requests."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -205,8 +211,9 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
         backend.start(cfg, layout, new, version)
         nginx.switch(cfg, layout, backend.ports(cfg, new))
         prometheus.set_backend_targets(layout, backend.ports(cfg, new))
-        prometheus.wait_for_backend_targets(cfg, backend.ports(cfg, new))
-        _drain_old_nginx_workers()
+        prometheus.wait_for_backend_targets(f"http://127.0.0.1:{cfg.monitoring.prometheus_port}",
+                                            [f"127.0.0.1:{p}" for p in backend.ports(cfg, new)])
+        drain_old_nginx_workers()
         state.previous = {"colour": old, "version": state.live_version}
         state.versions[new] = version
         state.live_colour = new
@@ -214,6 +221,10 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
         record_deployed(cfg, layout)
         backend.stop(cfg, layout, old)
     return state
+
+
+def is_up(layout: Layout) -> bool:
+    return pid_of(nginx.NAME, layout.nginx) is not None
 
 
 def status(layout: Layout) -> dict[str, Any]:
@@ -257,8 +268,7 @@ def status(layout: Layout) -> dict[str, Any]:
                   "logs": str(layout.logs), "backups": str(layout.dumps), "wal_archive": str(layout.wal_archive),
                   "secrets": str(layout.secrets_file(env)), "models": str(layout.models),
                   "deployment_history": str(layout.history), "deployment_log": str(layout.deployment_log),
-                  "backup_schedule": str(layout.run / "cron.d" / "edupro-backup"),
-                  "logrotate": str(layout.run / "logrotate.conf"),
+                  **operations_paths(layout),
                   "alert_rules": str(layout.repo / "stack" / "monitoring" / "alerts.yml"),
                   "dashboards": str(layout.repo / "stack" / "monitoring" / "grafana" / "dashboards"),
                   "migrations": str(layout.repo / "stack" / "backend" / "alembic.ini"),

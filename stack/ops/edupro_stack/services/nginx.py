@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..config import HealthCheck, StackConfig
-from ..layout import Layout
 from pathlib import Path
 
+from ..config import HealthCheck, StackConfig
+from ..layout import Layout
 from ..processes import StackError, as_service_user, give, pid_of, run, stop_daemon, wait_for_port, which
 
 # Mozilla "intermediate" (v5.7) cipher list for TLS 1.2; TLS 1.3 suites are OpenSSL's defaults.

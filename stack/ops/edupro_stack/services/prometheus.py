@@ -46,12 +46,12 @@ def set_backend_targets(layout: Layout, backend_ports: list[int]) -> None:
     tmp.replace(path)
 
 
-def wait_for_backend_targets(cfg: StackConfig, ports: list[int], seconds: float = 20) -> None:
-    """Wait until Prometheus scrapes exactly these backend ports, so stopping the old colour
-    is not recorded as an outage (OPS-01)."""
-    want = {f"127.0.0.1:{p}" for p in ports}
+def wait_for_backend_targets(prometheus_url: str, addresses: list[str], seconds: float = 20) -> None:
+    """Wait until Prometheus scrapes exactly these backend addresses (it applies a reload's targets up to 5 s
+    later), so stopping the old colour is not recorded as an outage (OPS-01)."""
+    want = set(addresses)
     deadline = time.monotonic() + seconds
-    url = f"http://127.0.0.1:{cfg.monitoring.prometheus_port}/api/v1/targets"
+    url = f"{prometheus_url}/api/v1/targets"
     while time.monotonic() < deadline:
         try:
             active = requests.get(url, timeout=2).json()["data"]["activeTargets"]

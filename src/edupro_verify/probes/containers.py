@@ -1,0 +1,72 @@
+"""A stack's containers as the Docker daemon reports them (APP-01, APP-06, APP-08, ARCH-02, ARCH-03, DKR-01)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import docker
+import docker.errors
+
+from ..errors import ProbeError
+from ..targets import Target
+
+NANOSECONDS = 1_000_000_000
+
+
+def client() -> Any:
+    try:
+        found = docker.from_env(timeout=10)
+        found.ping()
+        return found
+    except docker.errors.DockerException as error:
+        raise ProbeError(f"the Docker daemon is unreachable: {str(error)[:120]}") from None
+
+
+def running() -> list[Any]:
+    return list(client().containers.list())
+
+
+def of_target(target: Target) -> dict[str, Any]:
+    """The target's containers by service name; every one the target declares must exist."""
+    if not target.containers:
+        raise ProbeError("the target runs no containers (deploy.sh reports none)")
+    docker_client = client()
+    found = {}
+    for service, name in target.containers.items():
+        try:
+            found[service] = docker_client.containers.get(name)
+        except docker.errors.NotFound:
+            raise ProbeError(f"container {name} of service {service} does not exist") from None
+    return found
+
+
+def started_at(container: Any) -> datetime:
+    return datetime.fromisoformat(container.attrs["State"]["StartedAt"][:26].rstrip("Z") + "+00:00")
+
+
+def health(container: Any) -> str:
+    state = container.attrs["State"]
+    return str(state.get("Health", {}).get("Status") or f"{state['Status']} (no health check)")
+
+
+def declared_healthcheck(container: Any) -> dict[str, Any]:
+    check = container.attrs["Config"].get("Healthcheck") or {}
+    return {"interval_seconds": check.get("Interval", 0) / NANOSECONDS,
+            "timeout_seconds": check.get("Timeout", 0) / NANOSECONDS, "retries": check.get("Retries", 0),
+            "test": " ".join(check.get("Test", [])[1:])}
+
+
+def published_ports(container: Any) -> list[str]:
+    bindings = container.attrs["HostConfig"].get("PortBindings") or {}
+    return [f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}->{port}" for port, found in bindings.items()
+            for b in found or []]
+
+
+def log_config(container: Any) -> dict[str, Any]:
+    config = container.attrs["HostConfig"].get("LogConfig") or {}
+    return {"driver": config.get("Type"), **(config.get("Config") or {})}
+
+
+def logs(container: Any) -> str:
+    return bytes(container.logs(stdout=True, stderr=True)).decode(errors="replace")
