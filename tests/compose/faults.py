@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.helpers import REPO
 
 from .conftest import COMPOSE_ENV
@@ -22,27 +24,42 @@ def docker(*args: str) -> None:
     assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr.strip()[-300:]}"
 
 
-def recreate(stack: dict[str, Any], service: str, override: str = "") -> None:
-    """Recreate one service from docker-compose.test.yml, with an override file's changes if given, and wait
-    until Docker reports it healthy (or running, when the override removes its health check)."""
-    files = ["-f", str(REPO / "docker-compose.test.yml")]
-    if override:
-        extra = Path(stack["paths"]["repository"]) / "run" / "compose" / "fault-override.yml"
-        extra.write_text(override)
-        files += ["-f", str(extra)]
+def recreate(stack: dict[str, Any], service: str, edit: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Recreate one service from docker-compose.test.yml, or from a copy of it changed by EDIT, and wait until
+    Docker reports it healthy (or running, when the change removes its health check)."""
+    compose_file = REPO / "docker-compose.test.yml"
+    edited = REPO / ".fault-compose.yml"  # beside the original, so its relative paths mean the same
+    definition = yaml.safe_load(compose_file.read_text())
+    if edit:
+        edit(definition["services"][service])
+        edited.write_text(yaml.safe_dump(definition, sort_keys=False))
+    healthchecked = "healthcheck" in definition["services"][service]
     env = {**os.environ, **COMPOSE_ENV, "VERSION": stack["version"]}
-    result = subprocess.run(["docker-compose", *files, "-p", "edupro", "up", "-d", "--no-deps", service],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    try:
+        result = subprocess.run(["docker-compose", "-f", str(edited if edit else compose_file), "-p", "edupro", "up",
+                                 "-d", "--no-deps", service], cwd=REPO, env=env, capture_output=True, text=True,
+                                timeout=300)
+    finally:
+        edited.unlink(missing_ok=True)
     assert result.returncode == 0, result.stderr[-500:]
     deadline = time.monotonic() + 120
+    state: list[str] = []
     while time.monotonic() < deadline:
         state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}} {{if .State.Health}}"
                                 "{{.State.Health.Status}}{{end}}", f"edupro_{service}"],
                                capture_output=True, text=True).stdout.split()
-        if state[-1:] == ["healthy"] or (override and "disable" in override and state == ["running"]):
+        if state[-1:] == ["healthy"] or (not healthchecked and state == ["running"]):
             return
         time.sleep(1)
     raise AssertionError(f"edupro_{service} is not healthy again after 120 s: {state}")
+
+
+def publish_database_port(service: dict[str, Any]) -> None:
+    service["ports"] = ["5432:5432"]
+
+
+def without_healthcheck(service: dict[str, Any]) -> None:
+    del service["healthcheck"]
 
 
 def redis_password(stack: dict[str, Any]) -> str:
@@ -69,14 +86,14 @@ def set_live_restore(enabled: bool) -> None:
     raise AssertionError(f"dockerd did not reload live-restore={enabled}")
 
 
-def move_frontend(off: bool) -> None:
-    """Take the frontend off the dedicated network onto Docker's default bridge, or put it back at its address."""
+def move_node_exporter(off: bool) -> None:
+    """Take the node exporter off the dedicated network onto Docker's default bridge, or put it back."""
     if off:
-        docker("network", "connect", "bridge", "edupro_frontend")
-        docker("network", "disconnect", "edupro_edupro_network", "edupro_frontend")
+        docker("network", "connect", "bridge", "edupro_node_exporter")
+        docker("network", "disconnect", "edupro_edupro_network", "edupro_node_exporter")
     else:
-        docker("network", "connect", "--ip", "172.20.0.30", "edupro_edupro_network", "edupro_frontend")
-        docker("network", "disconnect", "bridge", "edupro_frontend")
+        docker("network", "connect", "--ip", "172.20.0.51", "edupro_edupro_network", "edupro_node_exporter")
+        docker("network", "disconnect", "bridge", "edupro_node_exporter")
 
 
 @dataclass
@@ -89,27 +106,24 @@ class ContainerFault:
     thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-PUBLISH_DATABASE = "version: '3.8'\nservices:\n  database:\n    ports: ['5432:5432']\n"
-NO_FRONTEND_HEALTHCHECK = "version: '3.8'\nservices:\n  frontend:\n    healthcheck: {disable: true}\n"
-
 FAULTS = [
     ContainerFault("database-port-published", "the database container publishes 5432 on every address",
                    ("APP-04", "PLAN-02"),
-                   lambda s: recreate(s, "database", PUBLISH_DATABASE), lambda s: recreate(s, "database")),
+                   lambda s: recreate(s, "database", publish_database_port), lambda s: recreate(s, "database")),
     ContainerFault("image-tagged-latest", "the cache's image is also tagged latest", ("APP-06",),
                    lambda s: docker("tag", f"edupro/cache:{s['version']}", "edupro/cache:latest"),
                    lambda s: docker("rmi", "edupro/cache:latest")),
     ContainerFault("frontend-without-healthcheck", "the frontend container runs without a health check",
                    ("ARCH-03",),
-                   lambda s: recreate(s, "frontend", NO_FRONTEND_HEALTHCHECK), lambda s: recreate(s, "frontend")),
+                   lambda s: recreate(s, "frontend", without_healthcheck), lambda s: recreate(s, "frontend")),
     ContainerFault("cache-without-password", "the cache container answers without a password", ("APP-05",),
                    lambda s: redis_cli("-a", redis_password(s), "CONFIG", "SET", "requirepass", ""),
                    lambda s: redis_cli("CONFIG", "SET", "requirepass", redis_password(s))),
     ContainerFault("frontend-restart-no", "the frontend container is no longer restarted", ("APP-01",),
                    lambda s: docker("update", "--restart=no", "edupro_frontend"),
                    lambda s: docker("update", "--restart=unless-stopped", "edupro_frontend")),
-    ContainerFault("frontend-off-network", "the frontend container is moved to Docker's default bridge",
-                   ("APP-08",), lambda s: move_frontend(True), lambda s: move_frontend(False)),
+    ContainerFault("node-exporter-off-network", "the node exporter container is moved to Docker's default bridge",
+                   ("APP-08",), lambda s: move_node_exporter(True), lambda s: move_node_exporter(False)),
     ContainerFault("daemon-without-live-restore", "dockerd reloaded with live-restore off", ("DKR-01",),
                    lambda s: set_live_restore(False), lambda s: set_live_restore(True)),
     ContainerFault("no-docker-group", "the docker group is renamed away", ("DKR-02",),

@@ -10,13 +10,12 @@ from typing import Any
 import docker
 import pytest
 import requests
-import urllib3
 
 from tests.helpers import run_suite
 
 from .conftest import COMPOSE_ENV, compose_deploy
 
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 # Requirements that only a stack in containers can show: each must be checked, and pass.
 CONTAINER_CHECKS = ("APP-01", "APP-04", "APP-06", "APP-08", "ARCH-01", "ARCH-02", "ARCH-03", "DKR-01", "DKR-02",
                     "SW-02", "SW-03", "PLAN-02")

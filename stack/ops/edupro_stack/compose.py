@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import requests
 import yaml
 
@@ -209,22 +210,23 @@ def write_proxy_config(cfg: StackConfig, layout: Layout, live: str) -> None:
 def wait_healthy(layout: Layout, services: list[str], seconds: float = 240) -> None:
     deadline = time.monotonic() + seconds
     while True:
-        states = {s: container_state(s) for s in services}
-        if all(state == "healthy" for state in states.values()):
+        states = {s: " ".join(container_state(s)) for s in services}
+        if all(state == "running healthy" for state in states.values()):
             return
         if time.monotonic() > deadline:
-            late = ", ".join(f"{s} {st}" for s, st in states.items() if st != "healthy")
+            late = ", ".join(f"{s} {st}" for s, st in states.items() if st != "running healthy")
             raise StackError(f"containers not healthy after {seconds:.0f} s: {late}; see docker logs edupro_<service>")
         time.sleep(1)
 
 
-def container_state(service: str) -> str:
+def container_state(service: str) -> tuple[str, str]:
+    """Docker's status of the service's container ("absent" if there is none) and its health ("" if unchecked)."""
     found = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
                             f"edupro_{service}"], capture_output=True, text=True)
     if found.returncode != 0:
-        return "absent"
+        return "absent", ""
     status, _, health = found.stdout.strip().partition(" ")
-    return (health or status) if status == "running" else status  # a stopped container's last health is stale
+    return status, health
 
 
 def up(env: str, layout: Layout, version: str) -> State:
@@ -243,7 +245,14 @@ def up(env: str, layout: Layout, version: str) -> State:
         docker_compose(layout, "up", "-d", "database", "cache", version=version)
         wait_healthy(layout, ["database", "cache"])
         seen = in_containers(cfg)
-        postgres.bootstrap(seen)
+        try:
+            postgres.bootstrap(seen)
+        except psycopg.OperationalError as error:
+            if "password authentication failed" not in str(error):
+                raise StackError(f"the database container refused a connection: {str(error).strip()}") from None
+            raise StackError("the database volume edupro_postgres_data was initialised with other secrets than "
+                             f"{layout.run}/secrets (was run/compose recreated?); run ./deploy.sh down, then "
+                             "docker volume rm edupro_postgres_data, then up again (its data is lost)") from None
         run_migration(seen, layout)  # migrations and the seed, from the host, by address
         if not any(layout.dumps.glob("edupro_backup_*.sql")):
             backup.take(seen, layout)  # the first backup, as the local driver takes it (OPS-04)
@@ -317,9 +326,10 @@ def status(layout: Layout) -> dict[str, Any]:
     cfg = in_containers(load(layout, env))
     services: dict[str, Any] = {}
     for name, address in ADDRESSES.items():
-        health = container_state(name)
-        services[name] = {"state": "running" if health in ("healthy", "running", "starting") else "stopped",
-                          "health": health, "address": f"{address}:{PORTS[name]}", "container": f"edupro_{name}"}
+        docker_status, health = container_state(name)
+        services[name] = {"state": "running" if docker_status == "running" else "stopped",
+                          "health": health if docker_status == "running" and health else docker_status,
+                          "address": f"{address}:{PORTS[name]}", "container": f"edupro_{name}"}
     services["proxy"].update(http=f"{ADDRESSES['proxy']}:80", config="/etc/edupro/nginx.conf",
                              published="{}:{}".format(*published(layout)[:2]))
     for colour in COLOURS:
