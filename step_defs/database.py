@@ -107,14 +107,20 @@ def no_drift(schema: dict[str, Any], profile: Profile, evidence: Evidence) -> No
 
 
 def baseline_backup(target: Target) -> str:
-    """The backup taken before the newest migration (its backup phase), else the newest one."""
-    names = backups(target)
+    """The backup taken before the newest migration (its backup phase); after a migration that created the
+    database (no backup phase: nothing existed to protect), the new database's first backup; else the newest."""
+    names = [n for n in backups(target) if BACKUP_NAME.match(n)]
     migrations = [r for r in history(target) if r.get("action") == "migration" and r.get("outcome") == "succeeded"]
     if migrations:
-        stamp = re.sub(r"[-:]", "", migrations[-1]["started"])[:15].replace("T", "_")
-        before = [n for n in names if BACKUP_NAME.match(n) and BACKUP_NAME.match(n).group(1) <= stamp]  # type: ignore[union-attr]
-        if before:
+        newest = migrations[-1]
+        stamp = re.sub(r"[-:]", "", newest["started"])[:15].replace("T", "_")
+        taken_first = any(p.get("phase") == "backup" for p in newest.get("phases", []))
+        before = [n for n in names if BACKUP_NAME.match(n).group(1) <= stamp]  # type: ignore[union-attr]
+        after = [n for n in names if BACKUP_NAME.match(n).group(1) > stamp]  # type: ignore[union-attr]
+        if taken_first and before:
             return before[-1]
+        if not taken_first and after:
+            return after[0]
     if not names:
         raise AssertionError(f"there is no backup in {target.path('backups')}")
     return names[-1]

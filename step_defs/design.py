@@ -119,12 +119,14 @@ def run_health_checks(target: Target, api: Api) -> dict[str, Any]:
 
 
 def container_health_checks(target: Target, api: Api) -> dict[str, Any]:
-    """Docker's verdict of each running container's own health check, the API's beside it, and the backend's
-    declared check as Docker holds it."""
-    found = {name: c for name, c in container_probe.of_target(target).items() if c.status == "running"}
+    """Docker's verdict of each container's own health check (all but the idle backend colour, which may be
+    stopped between releases), the API's beside it, and the backend's declared check as Docker holds it."""
+    live_colour = target.status.get("live_colour")
+    found = {name: c for name, c in container_probe.of_target(target).items()
+             if not name.startswith("backend_") or name == f"backend_{live_colour}"}
     checks: dict[str, Any] = {name: container_probe.health(c) == "healthy" for name, c in found.items()}
     checks["backend through the proxy"] = api.get("/health").status_code == 200
-    live = found.get(f"backend_{target.status.get('live_colour')}")
+    live = found.get(f"backend_{live_colour}")
     checks["declared"] = container_probe.declared_healthcheck(live) if live else {}
     return checks
 

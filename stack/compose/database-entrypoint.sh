@@ -9,6 +9,14 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   runuser -u postgres -- initdb -D "$PGDATA" -U postgres --pwfile=/tmp/pwfile -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
   rm -f /tmp/pwfile
   echo "host all all ${EDUPRO_NETWORK:-172.20.0.0/16} scram-sha-256" >> "$PGDATA/pg_hba.conf"
+  # A new cluster restarts WAL numbering: an older cluster's segments (a volume removed, the archive kept)
+  # would block archiving under the same names, so they move aside, kept.
+  archive=/var/lib/postgresql/wal_archive
+  if [ -n "$(ls -A "$archive" 2>/dev/null | grep -v '^previous-')" ]; then
+    aside="$archive/previous-$(date -u +%Y%m%dT%H%M%SZ)"
+    mkdir -p "$aside"
+    find "$archive" -maxdepth 1 -type f -exec mv {} "$aside"/ \;
+  fi
 fi
 grep -q "^include_if_exists = 'edupro.conf'" "$PGDATA/postgresql.conf" \
   || echo "include_if_exists = 'edupro.conf'" >> "$PGDATA/postgresql.conf"

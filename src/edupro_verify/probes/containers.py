@@ -46,8 +46,11 @@ def started_at(container: Any) -> datetime:
 
 
 def health(container: Any) -> str:
+    """"healthy" only for a running container whose health check passes (a stopped one keeps a stale verdict)."""
     state = container.attrs["State"]
-    return str(state.get("Health", {}).get("Status") or f"{state['Status']} (no health check)")
+    if state["Status"] != "running":
+        return str(state["Status"])
+    return str((state.get("Health") or {}).get("Status") or "running (no health check)")
 
 
 def declared_healthcheck(container: Any) -> dict[str, Any]:

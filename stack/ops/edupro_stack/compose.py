@@ -253,9 +253,10 @@ def up(env: str, layout: Layout, version: str) -> State:
             raise StackError("the database volume edupro_postgres_data was initialised with other secrets than "
                              f"{layout.run}/secrets (was run/compose recreated?); run ./deploy.sh down, then "
                              "docker volume rm edupro_postgres_data, then up again (its data is lost)") from None
-        run_migration(seen, layout)  # migrations and the seed, from the host, by address
-        if not any(layout.dumps.glob("edupro_backup_*.sql")):
-            backup.take(seen, layout)  # the first backup, as the local driver takes it (OPS-04)
+        fresh = not postgres.has_schema(seen)
+        run_migration(seen, layout, DRIVER)  # migrations and the seed, from the host, by address
+        if fresh or not any(layout.dumps.glob("edupro_backup_*.sql")):
+            backup.take(seen, layout)  # a new database's first backup, as the local driver takes it (OPS-04)
         docker_compose(layout, "up", "-d", version=version)
         wait_healthy(layout, list(ADDRESSES))
         state.write(layout)

@@ -80,9 +80,9 @@ def migrate(cfg: StackConfig, layout: Layout, target: str = "head") -> None:
         env=_migration_env(cfg, layout), what=f"alembic {verb} {target}")
 
 
-def run_migration(cfg: StackConfig, layout: Layout) -> None:
+def run_migration(cfg: StackConfig, layout: Layout, driver: str = DRIVER) -> None:
     """The paper's migration procedure (§2.5.1), recorded with each phase's timing (DB-07)."""
-    with history.deployment(layout, "migration", cfg.environment, driver=DRIVER) as record:
+    with history.deployment(layout, "migration", cfg.environment, driver=driver) as record:
         phases: list[dict[str, Any]] = []
         record["phases"] = phases
 
@@ -158,6 +158,7 @@ def _bring_up(cfg: StackConfig, layout: Layout, state: State) -> None:
         postgres.start(cfg, layout)
         postgres.bootstrap(cfg)
         redis.start(cfg, layout)
+        fresh = not postgres.has_schema(cfg)
         run_migration(cfg, layout)
         backend.start(cfg, layout, state.live_colour, state.live_version)
         live = backend.ports(cfg, state.live_colour)
@@ -166,8 +167,8 @@ def _bring_up(cfg: StackConfig, layout: Layout, state: State) -> None:
         prometheus.write(cfg, layout, live)
         prometheus.start(cfg, layout)
         write_operations_files(cfg, layout)
-        if not any(layout.dumps.glob("edupro_backup_*.sql")):
-            backup.take(cfg, layout)
+        if fresh or not any(layout.dumps.glob("edupro_backup_*.sql")):
+            backup.take(cfg, layout)  # a new database's first backup: older ones in the folder are of another
         record_deployed(cfg, layout)
         state.write(layout)
 
