@@ -25,20 +25,19 @@ from . import backup, history, tls
 from .config import StackConfig, backend_environment, load, record_deployed, write_env_file
 from .layout import Layout
 from .processes import StackError, run, which
-from .services import nginx, postgres, prometheus
+from .services import backend, nginx, postgres, prometheus
 from .stack import (
     State,
     drain_old_nginx_workers,
     ensure_frontend,
     ensure_model,
-    operations_paths,
     run_migration,
+    stack_paths,
     write_operations_files,
 )
 
 PROJECT = "edupro"
 DRIVER = "compose"
-COLOURS = ("blue", "green")
 BASE_IMAGE = "debian:bookworm-slim"
 ADDRESSES = {"database": "172.20.0.10", "cache": "172.20.0.11", "backend_blue": "172.20.0.21",
              "backend_green": "172.20.0.22", "frontend": "172.20.0.30", "proxy": "172.20.0.40",
@@ -146,7 +145,7 @@ def write_files(cfg: StackConfig, layout: Layout, state: State) -> None:
     write_env_file(here / "database.env", {"EDUPRO_ARCHIVE_TIMEOUT": str(cfg.backup.archive_timeout_seconds)})
     layout.wal_archive.mkdir(parents=True, exist_ok=True)
     layout.textfile.mkdir(parents=True, exist_ok=True)
-    for colour in COLOURS:
+    for colour in backend.COLOURS:
         write_backend_env(cfg, layout, colour, state.versions[colour])
     write_proxy_config(cfg, layout, state.live_colour)
     write_prometheus_config(cfg, layout, state.live_colour)
@@ -238,7 +237,7 @@ def up(env: str, layout: Layout, version: str) -> State:
         ensure_frontend(layout)
         ensure_base_image()
         ensure_wheelhouse(layout)
-        state = State.read(layout) or State(env=env, versions={colour: version for colour in COLOURS})
+        state = State.read(layout) or State(env=env, versions={colour: version for colour in backend.COLOURS})
         write_files(cfg, layout, state)
         published(layout, fresh=True)
         docker_compose(layout, "build", version=version)
@@ -285,7 +284,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     Prometheus follows, and the old one stops once the proxy's old workers have finished their requests."""
     state, cfg = running_state(layout)
     old = state.live_colour
-    new = "green" if old == "blue" else "blue"
+    new = backend.other(old)
     if version is None:
         if not state.previous:
             raise StackError("nothing to roll back to: no earlier release is recorded")
@@ -333,19 +332,11 @@ def status(layout: Layout) -> dict[str, Any]:
                           "address": f"{address}:{PORTS[name]}", "container": f"edupro_{name}"}
     services["proxy"].update(http=f"{ADDRESSES['proxy']}:80", config="/etc/edupro/nginx.conf",
                              published="{}:{}".format(*published(layout)[:2]))
-    for colour in COLOURS:
+    for colour in backend.COLOURS:
         services[f"backend_{colour}"].update(live=state is not None and colour == state.live_colour,
                                               healthcheck=cfg.api.healthcheck.model_dump(),
                                               version=state.versions.get(colour) if state else None)
-    paths = {"certificate": layout.certificate, "private_key": layout.private_key, "backups": layout.dumps,
-             "wal_archive": layout.wal_archive, "secrets": layout.secrets_file(env), "models": layout.models,
-             "deployment_history": layout.history, "deployment_log": layout.deployment_log,
-             "alert_rules": layout.repo / "stack" / "monitoring" / "alerts.yml",
-             "dashboards": layout.repo / "stack" / "monitoring" / "grafana" / "dashboards",
-             "migrations": layout.repo / "stack" / "backend" / "alembic.ini", "repository": layout.repo,
-             "compose_file": layout.repo / "docker-compose.test.yml", **operations_paths(layout)}
-    if env == "development":
-        paths["demo_accounts"] = layout.demo_accounts
+    paths = {**stack_paths(layout, env), "compose_file": str(layout.repo / "docker-compose.test.yml")}
     return {"driver": DRIVER, "env": env, "base_url": base_url(layout), "http_url": f"http://127.0.0.1:{published(layout)[2]}",
             "server_name": cfg.proxy.server_name, "live_colour": state.live_colour if state else None,
             "version": state.live_version if state else None, "services": services,
@@ -354,7 +345,7 @@ def status(layout: Layout) -> dict[str, Any]:
                          "owner_role": postgres.OWNER, "app_role": postgres.APP},
             "cache": {"host": cfg.cache.host, "port": cfg.cache.port},
             "containers": {name: f"edupro_{name}" for name in ADDRESSES},
-            "paths": {k: str(v) for k, v in paths.items()}}
+            "paths": paths}
 
 
 def base_url(layout: Layout) -> str:

@@ -122,9 +122,19 @@ def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "loca
         "    missingok\n    notifempty\n    compress\n    delaycompress\n    copytruncate\n    dateext\n}\n")
 
 
-def operations_paths(layout: Layout) -> dict[str, str]:
-    return {"backup_schedule": str(layout.run / "cron.d" / "edupro-backup"),
-            "logrotate": str(layout.run / "logrotate.conf"), "logs": str(layout.logs)}
+def stack_paths(layout: Layout, env: str) -> dict[str, str]:
+    """Where a stack's files are, for status --json and the suite (the same for both drivers: each has its run
+    directory)."""
+    paths = {"certificate": layout.certificate, "private_key": layout.private_key, "logs": layout.logs,
+             "backups": layout.dumps, "wal_archive": layout.wal_archive, "secrets": layout.secrets_file(env),
+             "models": layout.models, "deployment_history": layout.history, "deployment_log": layout.deployment_log,
+             "backup_schedule": layout.run / "cron.d" / "edupro-backup", "logrotate": layout.run / "logrotate.conf",
+             "alert_rules": layout.repo / "stack" / "monitoring" / "alerts.yml",
+             "dashboards": layout.repo / "stack" / "monitoring" / "grafana" / "dashboards",
+             "migrations": layout.repo / "stack" / "backend" / "alembic.ini", "repository": layout.repo}
+    if env == "development":
+        paths["demo_accounts"] = layout.demo_accounts
+    return {k: str(v) for k, v in paths.items()}
 
 
 def up(env: str, layout: Layout) -> State:
@@ -257,7 +267,7 @@ def status(layout: Layout) -> dict[str, Any]:
                                             ",".join(f"127.0.0.1:{p}" for p in ports),
                                             live=colour == live, healthcheck=cfg.api.healthcheck.model_dump(),
                                             version=state.versions.get(colour) if state else None)
-    result: dict[str, Any] = {
+    return {
         "driver": DRIVER, "env": env, "base_url": f"https://127.0.0.1:{cfg.proxy.https_port}",
         "http_url": f"http://127.0.0.1:{cfg.proxy.http_port}", "server_name": cfg.proxy.server_name,
         "live_colour": live, "version": state.live_version if state else None, "services": services,
@@ -265,17 +275,6 @@ def status(layout: Layout) -> dict[str, Any]:
         "database": {"host": cfg.database.host, "port": cfg.database.port, "name": cfg.database.name,
                      "owner_role": postgres.OWNER, "app_role": postgres.APP},
         "cache": {"host": cfg.cache.host, "port": cfg.cache.port},
-        "paths": {"certificate": str(layout.certificate), "private_key": str(layout.private_key),
-                  "logs": str(layout.logs), "backups": str(layout.dumps), "wal_archive": str(layout.wal_archive),
-                  "secrets": str(layout.secrets_file(env)), "models": str(layout.models),
-                  "deployment_history": str(layout.history), "deployment_log": str(layout.deployment_log),
-                  **operations_paths(layout),
-                  "alert_rules": str(layout.repo / "stack" / "monitoring" / "alerts.yml"),
-                  "dashboards": str(layout.repo / "stack" / "monitoring" / "grafana" / "dashboards"),
-                  "migrations": str(layout.repo / "stack" / "backend" / "alembic.ini"),
-                  "repository": str(layout.repo)},
+        "paths": stack_paths(layout, env),
     }
-    if env == "development":
-        result["paths"]["demo_accounts"] = str(layout.demo_accounts)
-    return result
 
