@@ -145,6 +145,9 @@ def _run_compose(args: argparse.Namespace, local: Layout) -> int:
         state = compose.up(args.env, layout, load(layout, args.env).application.version)
         print(f"EduPro {args.env} is up in containers: {compose.base_url(layout)} (live colour {state.live_colour}, "
               f"version {state.live_version})")
+        if kept := compose.other_stacks_volumes(layout):
+            print(f"note: {len(kept)} volume(s) of earlier compose stacks are kept ({', '.join(kept[:3])}"
+                  f"{', …' if len(kept) > 3 else ''}); docker volume rm them to free their space")
     elif args.verb == "down":
         compose.down(layout)
         print("EduPro's containers are down")

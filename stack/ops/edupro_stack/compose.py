@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -65,13 +66,29 @@ def docker_compose(layout: Layout, *args: str, version: str = "") -> str:
     listen, https, http = published(layout)
     env = {**os.environ, "VERSION": version or "unknown", "BUILD_DATE": _git(layout, "log", "-1", "--format=%cI"),
            "VCS_REF": _git(layout, "rev-parse", "--short", "HEAD"), "BASE_IMAGE": BASE_IMAGE,
-           "COMPOSE_DOCKER_CLI_BUILD": "0", "PROXY_LISTEN": listen, "HTTPS_PORT": https, "HTTP_PORT": http}
+           "STACK_ID": stack_id(layout), "COMPOSE_DOCKER_CLI_BUILD": "0", "PROXY_LISTEN": listen, "HTTPS_PORT": https, "HTTP_PORT": http}
     result = subprocess.run([which("docker-compose"), "-f", str(layout.repo / "docker-compose.test.yml"), "-p",
                              PROJECT, *args], cwd=layout.repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         last = ((result.stderr or "").strip().splitlines() or ["see the output above"])[-1]
         raise StackError(f"docker-compose {args[0]} failed: {last}")
     return result.stdout or ""
+
+
+def stack_id(layout: Layout) -> str:
+    """This stack's name for its volumes, made once beside its secrets: the data in a volume is readable only with
+    the secrets and keys it was written under, so a new run/compose (a fresh clone) gets new volumes."""
+    path = layout.run / "stack-id"
+    if not path.exists():
+        layout.run.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(4))
+    return path.read_text().strip()
+
+
+def other_stacks_volumes(layout: Layout) -> list[str]:
+    """Volumes of earlier compose stacks on this machine (kept: they hold data; removing them is the owner's call)."""
+    found = subprocess.run(["docker", "volume", "ls", "-q", "-f", "name=edupro_"], capture_output=True, text=True)
+    return [name for name in found.stdout.split() if not name.endswith("_" + stack_id(layout))]
 
 
 def published(layout: Layout, fresh: bool = False) -> tuple[str, str, str]:
@@ -249,9 +266,10 @@ def up(env: str, layout: Layout, version: str) -> State:
         except psycopg.OperationalError as error:
             if "password authentication failed" not in str(error):
                 raise StackError(f"the database container refused a connection: {str(error).strip()}") from None
-            raise StackError("the database volume edupro_postgres_data was initialised with other secrets than "
-                             f"{layout.run}/secrets (was run/compose recreated?); run ./deploy.sh down, then "
-                             "docker volume rm edupro_postgres_data, then up again (its data is lost)") from None
+            raise StackError(f"the database volume edupro_postgres_data_{stack_id(layout)} refuses the secrets in "
+                             f"{layout.run}/secrets (were they edited?); put the old ones back, or run ./deploy.sh "
+                             f"down, then docker volume rm edupro_postgres_data_{stack_id(layout)}, then up again "
+                             "(its data is lost)") from None
         fresh = not postgres.has_schema(seen)
         run_migration(seen, layout, DRIVER)  # migrations and the seed, from the host, by address
         if fresh or not any(layout.dumps.glob("edupro_backup_*.sql")):
