@@ -34,7 +34,7 @@ def recreate(stack: dict[str, Any], service: str, edit: Callable[[dict[str, Any]
         edit(definition["services"][service])
         edited.write_text(yaml.safe_dump(definition, sort_keys=False))
     healthchecked = "healthcheck" in definition["services"][service]
-    env = {**os.environ, **COMPOSE_ENV, "VERSION": stack["version"]}
+    env = {**os.environ, **COMPOSE_ENV, "VERSION": stack["version"], "STACK_ID": stack["stack_id"]}
     try:
         result = subprocess.run(["docker-compose", "-f", str(edited if edit else compose_file), "-p", "edupro", "up",
                                  "-d", "--no-deps", service], cwd=REPO, env=env, capture_output=True, text=True,

@@ -46,6 +46,7 @@ ADDRESSES = {"database": "172.20.0.10", "cache": "172.20.0.11", "backend_blue": 
 BACKEND_PORT = 8000
 PORTS = {"database": 5432, "cache": 6379, "backend_blue": BACKEND_PORT, "backend_green": BACKEND_PORT,
          "frontend": 80, "proxy": 443, "monitoring": 9090, "node_exporter": 9100}
+VOLUMES = ("postgres_data", "redis_data", "prometheus_data")
 ROOTFS_CACHE = Path("/var/cache/edupro/rootfs")
 
 
@@ -363,6 +364,7 @@ def status(layout: Layout) -> dict[str, Any]:
                          "owner_role": postgres.OWNER, "app_role": postgres.APP},
             "cache": {"host": cfg.cache.host, "port": cfg.cache.port},
             "containers": {name: f"edupro_{name}" for name in ADDRESSES},
+            "stack_id": stack_id(layout), "volumes": {volume: f"edupro_{volume}_{stack_id(layout)}" for volume in VOLUMES},
             "paths": paths}
 
 
