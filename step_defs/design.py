@@ -181,15 +181,9 @@ def second_colour(target: Target, evidence: Evidence) -> None:
     assert {"backend_blue", "backend_green"} <= set(colours), f"backend colours declared: {colours}"
 
 
-def deploy(target: Target, *args: str) -> subprocess.CompletedProcess[str]:
-    if target.deploy_command is None:
-        raise ProbeError("this check needs the target's deploy.sh (profile target.discover: deploy.sh)")
-    return subprocess.run([str(target.deploy_command), *args], capture_output=True, text=True, timeout=600)
-
-
 @when("the deployment's configuration for this environment is merged", target_fixture="merged")
 def merge_config(target: Target, profile: Profile) -> dict[str, Any]:
-    result = deploy(target, "config", "--env", profile.name)
+    result = target.deploy("config", "--env", profile.name)
     assert result.returncode == 0, f"the configuration for {profile.name} is refused: {result.stderr.strip()}"
     return dict(json.loads(result.stdout))
 
@@ -211,7 +205,7 @@ def broken_refused(target: Target, profile: Profile, evidence: Evidence) -> None
         base = yaml.safe_load((copy / "base.yaml").read_text())
         base["security"]["password_hash_rounds"] = "twelve"  # no environment overrides this key
         (copy / "base.yaml").write_text(yaml.safe_dump(base))
-        result = deploy(target, "config", "--env", profile.name, "--config-dir", str(copy))
+        result = target.deploy("config", "--env", profile.name, "--config-dir", str(copy))
     evidence.measure("broken configuration", f"exit {result.returncode}: {result.stderr.strip()}",
                      "refused, naming security.password_hash_rounds")
     assert result.returncode != 0, "a configuration with password_hash_rounds 'twelve' was accepted"

@@ -10,8 +10,7 @@ from urllib.parse import urlparse
 from pytest_bdd import then, when
 
 from edupro_verify.evidence import Evidence
-from edupro_verify.probes import host as host_probe
-from edupro_verify.probes import network
+from edupro_verify.probes import network, proxy
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
@@ -94,7 +93,7 @@ def fair_share(served_by: Counter[str], target: Target, profile: Profile, eviden
 
 @then("the proxy configuration uses round robin with health checks and no session affinity")
 def balancing_config(target: Target, evidence: Evidence) -> None:
-    config = proxy_configuration(target)
+    config = proxy.configuration(target)
     upstream = re.search(r"upstream\s+\S+\s*\{([^}]*)\}", config)
     assert upstream, "the proxy configuration has no upstream block"
     body = upstream.group(1)
@@ -103,9 +102,3 @@ def balancing_config(target: Target, evidence: Evidence) -> None:
     assert not affinity, f"the upstream uses {', '.join(affinity)} instead of round robin"
     assert "max_fails" in body, "the upstream declares no health check (max_fails)"
 
-
-def proxy_configuration(target: Target) -> str:
-    """The proxy's whole effective configuration, as `nginx -T` prints it."""
-    conf = target.status.get("services", {}).get("proxy", {}).get("config")
-    command = f"nginx -T -c {conf}" if conf else "nginx -T"
-    return host_probe.run(target.service_host("proxy"), command)

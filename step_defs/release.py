@@ -13,7 +13,6 @@ from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
 from .common import Tokens
-from .design import deploy
 
 
 def live_colour(target: Target, api: Api) -> str:
@@ -23,7 +22,7 @@ def live_colour(target: Target, api: Api) -> str:
 def switch_under_probe(target: Target, api: Api, *args: str) -> dict[str, Any]:
     before = live_colour(target, api)
     with ContinuousProbe(target) as probe:
-        result = deploy(target, *args)
+        result = target.deploy(*args)
     assert result.returncode == 0, f"deploy.sh {' '.join(args)} failed: {result.stderr.strip()[-200:]}"
     return {"before": before, "after": live_colour(target, api), "probe": probe.count, "output": result.stdout.strip()}
 

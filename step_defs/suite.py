@@ -20,9 +20,9 @@ from edupro_verify.evidence import Evidence, Measurement, ScenarioResult, phase_
 from edupro_verify.plugin import RESULTS, TARGET, build_evidence
 from edupro_verify.report import render_html, write_run
 from edupro_verify.spec import SpecError
+from edupro_verify.targets import Target
 from edupro_verify.waivers import Waiver
 from edupro_verify.waivers import load as load_waivers
-from edupro_verify.targets import Target
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
 

@@ -14,10 +14,11 @@ import pytest
 
 from . import __version__, chain, signing
 from .errors import ProbeError, TargetError
-from .report import scanner_versions, write_run
 from .evidence import Evidence, ScenarioResult, phase_verdicts, summarise
+from .report import scanner_versions, write_run
 from .spec import PHASES, SPECS, Profile, SpecError, load_profile, load_requirements
 from .targets import Target, preflight, resolve
+from .waivers import Waiver
 from .waivers import load as load_waivers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,23 +71,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not env:
         return
     phases = parse_phases(config.getoption("phase"))
-    try:
-        profile = load_profile(env, specs)
-    except SpecError as error:
-        raise pytest.UsageError(str(error)) from None
-    if config.getoption("load_users"):
-        profile.load.users = config.getoption("load_users")
-    if config.getoption("load_seconds"):
-        profile.load.duration = f"{config.getoption('load_seconds')} s"
-    try:
-        waivers = load_waivers(specs / "waivers.yaml", set(requirements))
-        signing.signing_key()  # a named key that cannot be loaded stops the run now, not after it
-    except (SpecError, signing.SigningError) as error:
-        raise pytest.UsageError(str(error)) from None
-    for waiver in waivers:
-        if not waiver.active(datetime.now(UTC).date()):
-            print(f"edupro-verify: the waiver of {waiver.requirement} expired on {waiver.expires}; it no longer counts",
-                  file=sys.stderr)
+    profile = _profile(config, env, specs)
+    waivers = _waivers(specs, set(requirements))
     try:
         target = resolve(profile)
         preflight(target)
@@ -95,12 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = profile.for_driver(target.driver)
     release = config.getoption("release") or target.status.get("version") or "unknown"
     reports = Path(config.getoption("reports_dir"))
-    try:
-        gate_record = chain.gate(reports, env, release, min(phases))
-    except chain.GateClosed as error:
-        if not config.getoption("no_gate"):
-            raise pytest.UsageError(str(error)) from None
-        gate_record = {"phase": min(phases), "predecessor": None, "overridden": True, "refusal": str(error)}
+    gate_record = _gate(config, reports, env, release, min(phases))
     started = datetime.now(UTC)
     label = "all" if phases == set(range(1, 9)) else "-".join(str(p) for p in sorted(phases))
     run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{env}-phase-{label}"
@@ -114,6 +95,44 @@ def pytest_configure(config: pytest.Config) -> None:
                          "release": release, "gate": gate_record, "waivers": waivers}
     config.option.xmlpath = str(run_dir / "junit.xml")
     config.option.cucumber_json_path = str(run_dir / "cucumber.json")
+
+
+def _profile(config: pytest.Config, env: str, specs: Path) -> Profile:
+    """The environment's profile, with the load options of the command line."""
+    try:
+        profile = load_profile(env, specs)
+    except SpecError as error:
+        raise pytest.UsageError(str(error)) from None
+    if config.getoption("load_users"):
+        profile.load.users = config.getoption("load_users")
+    if config.getoption("load_seconds"):
+        profile.load.duration = f"{config.getoption('load_seconds')} s"
+    return profile
+
+
+def _waivers(specs: Path, requirement_ids: set[str]) -> list[Waiver]:
+    """The waivers (an expired one is named and no longer counts); a named signing key that cannot be loaded
+    stops the run now, not after it."""
+    try:
+        waivers = load_waivers(specs / "waivers.yaml", requirement_ids)
+        signing.signing_key()
+    except (SpecError, signing.SigningError) as error:
+        raise pytest.UsageError(str(error)) from None
+    for waiver in waivers:
+        if not waiver.active(datetime.now(UTC).date()):
+            print(f"edupro-verify: the waiver of {waiver.requirement} expired on {waiver.expires}; it no longer counts",
+                  file=sys.stderr)
+    return waivers
+
+
+def _gate(config: pytest.Config, reports: Path, env: str, release: str, phase: int) -> dict[str, Any]:
+    """The phase gate: the previous phase's verified report, or a refusal (written down when --no-gate overrides)."""
+    try:
+        return chain.gate(reports, env, release, phase)
+    except chain.GateClosed as error:
+        if not config.getoption("no_gate"):
+            raise pytest.UsageError(str(error)) from None
+        return {"phase": phase, "predecessor": None, "overridden": True, "refusal": str(error)}
 
 
 def _phase_of(item: pytest.Item) -> int | None:

@@ -84,6 +84,13 @@ class Target:
             return testinfra.get_host(f"docker://{self.containers[service]}")
         return self.host
 
+    def deploy(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The target's own deploy.sh (config, release, rollback), for the checks that exercise it."""
+        if self.deploy_command is None:
+            raise ProbeError("this check needs the target's deploy.sh (profile target.discover: deploy.sh)")
+        return subprocess.run([str(self.deploy_command), *args], capture_output=True, text=True, timeout=600,
+                              check=False)
+
     def account(self, role: str) -> Account:
         for account in self.secrets.accounts:
             if account.role == role:

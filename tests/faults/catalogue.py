@@ -18,8 +18,19 @@ from cryptography.x509.oid import NameOID
 from tests.helpers import REPO
 
 from .surfaces import (
-    ChangeMode, EditFile, Occupy, RedisConfig, Sql, Stack, StackConfig, Steps, StopProcess, Surface, Thresholds,
-    Together, WriteFile,
+    ChangeMode,
+    EditFile,
+    Occupy,
+    RedisConfig,
+    Sql,
+    Stack,
+    StackConfig,
+    Steps,
+    StopProcess,
+    Surface,
+    Thresholds,
+    Together,
+    WriteFile,
 )
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import TALLY
 from tests.helpers import deploy, run_suite
 
 from .catalogue import FAULTS, Fault
-from tests.conftest import TALLY
 from .surfaces import Stack
 
 RED = ("failed",)

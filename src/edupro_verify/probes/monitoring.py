@@ -13,7 +13,6 @@ import yaml
 
 from ..errors import ProbeError
 
-
 METRIC = re.compile(r"\b((?:edupro|node)_[A-Za-z0-9_]+|up)\b")
 
 

@@ -11,8 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID, NameOID
 from sslyze import (
-    Scanner,
     ScanCommand,
+    Scanner,
     ServerNetworkConfiguration,
     ServerNetworkLocation,
     ServerScanRequest,

@@ -17,6 +17,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from .config import get_settings
 
+
 @lru_cache
 def _limiter() -> MovingWindowRateLimiter:
     return MovingWindowRateLimiter(storage_from_string(get_settings().redis_url))
