@@ -67,7 +67,8 @@ def docker_compose(layout: Layout, *args: str, version: str = "") -> str:
     listen, https, http = published(layout)
     env = {**os.environ, "VERSION": version or "unknown", "BUILD_DATE": _git(layout, "log", "-1", "--format=%cI"),
            "VCS_REF": _git(layout, "rev-parse", "--short", "HEAD"), "BASE_IMAGE": BASE_IMAGE,
-           "STACK_ID": stack_id(layout), "COMPOSE_DOCKER_CLI_BUILD": "0", "PROXY_LISTEN": listen, "HTTPS_PORT": https, "HTTP_PORT": http}
+           "STACK_ID": stack_id(layout), "COMPOSE_DOCKER_CLI_BUILD": "0", "PROXY_LISTEN": listen, "HTTPS_PORT": https,
+           "HTTP_PORT": http}
     result = subprocess.run([which("docker-compose"), "-f", str(layout.repo / "docker-compose.test.yml"), "-p",
                              PROJECT, *args], cwd=layout.repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -364,7 +365,8 @@ def status(layout: Layout) -> dict[str, Any]:
                          "owner_role": postgres.OWNER, "app_role": postgres.APP},
             "cache": {"host": cfg.cache.host, "port": cfg.cache.port},
             "containers": {name: f"edupro_{name}" for name in ADDRESSES},
-            "stack_id": stack_id(layout), "volumes": {volume: f"edupro_{volume}_{stack_id(layout)}" for volume in VOLUMES},
+            "stack_id": stack_id(layout),
+            "volumes": {volume: f"edupro_{volume}_{stack_id(layout)}" for volume in VOLUMES},
             "paths": paths}
 
 
