@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,10 +26,20 @@ def compose_deploy(*args: str, timeout: int = 1800) -> subprocess.CompletedProce
 
 @pytest.fixture(scope="package")
 def compose_stack() -> Iterator[dict[str, Any]]:
+    """The checkout's compose stack, up; taken down after the last test. A stack these tests made (its run directory
+    had no stack id before them, as in CI) is theirs, a fixture: its volumes go too. An existing stack keeps its data."""
+    stack_id = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / "run")) / "compose" / "stack-id"
+    ours = not stack_id.exists()
     result = compose_deploy("up", "--driver", "compose")
     assert result.returncode == 0, result.stderr[-1500:]
     status = compose_deploy("status", "--json")
     assert status.returncode == 0, status.stderr[-500:]
-    yield dict(json.loads(status.stdout))
+    stack = dict(json.loads(status.stdout))
+    yield stack
     down = compose_deploy("down")
     assert down.returncode == 0, down.stderr[-500:]
+    if ours:
+        removed = subprocess.run(["docker", "volume", "rm", *stack["volumes"].values()], capture_output=True,
+                                 text=True, check=False)
+        assert removed.returncode == 0, removed.stderr[-500:]
+        stack_id.unlink()  # the stack is gone: the next run makes its own again
