@@ -87,10 +87,16 @@ def stack_id(layout: Layout) -> str:
     return path.read_text().strip()
 
 
+def volumes(layout: Layout) -> dict[str, str]:
+    """The compose file's volumes by their Docker names, as docker-compose.test.yml spells them."""
+    return {volume: f"{PROJECT}_{volume}_{stack_id(layout)}" for volume in VOLUMES}
+
+
 def other_stacks_volumes(layout: Layout) -> list[str]:
     """Volumes of earlier compose stacks on this machine (kept: they hold data; removing them is the owner's call)."""
-    found = subprocess.run(["docker", "volume", "ls", "-q", "-f", "name=edupro_"], capture_output=True, text=True)
-    return [name for name in found.stdout.split() if not name.endswith("_" + stack_id(layout))]
+    found = subprocess.run(["docker", "volume", "ls", "-q", "-f", f"name={PROJECT}_"], capture_output=True, text=True,
+                           check=False)
+    return [name for name in found.stdout.split() if name not in volumes(layout).values()]
 
 
 def published(layout: Layout, fresh: bool = False) -> tuple[str, str, str]:
@@ -268,9 +274,10 @@ def up(env: str, layout: Layout, version: str) -> State:
         except psycopg.OperationalError as error:
             if "password authentication failed" not in str(error):
                 raise StackError(f"the database container refused a connection: {str(error).strip()}") from None
-            raise StackError(f"the database volume edupro_postgres_data_{stack_id(layout)} refuses the secrets in "
-                             f"{layout.run}/secrets (were they edited?); put the old ones back, or run ./deploy.sh "
-                             f"down, then docker volume rm edupro_postgres_data_{stack_id(layout)}, then up again "
+            database = volumes(layout)["postgres_data"]
+            raise StackError(f"the database volume {database} refuses the secrets in {layout.run}/secrets (were they "
+                             f"edited?); put the old ones back, or run ./deploy.sh down, then docker volume rm "
+                             f"{database}, then up again "
                              "(its data is lost)") from None
         fresh = not postgres.has_schema(seen)
         run_migration(seen, layout, DRIVER)  # migrations and the seed, from the host, by address
@@ -365,8 +372,7 @@ def status(layout: Layout) -> dict[str, Any]:
                          "owner_role": postgres.OWNER, "app_role": postgres.APP},
             "cache": {"host": cfg.cache.host, "port": cfg.cache.port},
             "containers": {name: f"edupro_{name}" for name in ADDRESSES},
-            "stack_id": stack_id(layout),
-            "volumes": {volume: f"edupro_{volume}_{stack_id(layout)}" for volume in VOLUMES},
+            "stack_id": stack_id(layout), "volumes": volumes(layout),
             "paths": paths}
 
 
