@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
-import redis
 from pytest_bdd import then, when
 
 from edupro_verify.evidence import Evidence
+from edupro_verify.probes import cache, network
 from edupro_verify.probes import containers as container_probe
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes.http import Api
@@ -16,8 +15,6 @@ from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
 from .common import Tokens
-from .design import service_states
-from .network import tiers
 
 LOOPBACK = ("127.", "::1")
 
@@ -34,37 +31,42 @@ def restart_policies(target: Target) -> dict[str, str]:
 
 @then("every container's restart policy is unless-stopped")
 def unless_stopped(policies: dict[str, str], evidence: Evidence) -> None:
-    evidence.measure("restart policies", policies, "unless-stopped")
-    assert policies, "no container is running"
+    evidence.record("restart policies", policies, source="Docker API")
+    evidence.expect_true("containers", len(policies), bool(policies), "at least one", message="no container is running")
     wrong = [f"{n}={p or 'no'}" for n, p in policies.items() if p != "unless-stopped"]
-    assert not wrong, f"restart policy not unless-stopped: {', '.join(wrong)}"
+    evidence.expect_none("containers without unless-stopped", wrong,
+                         message=f"restart policy not unless-stopped: {', '.join(wrong)}")
 
 
 @when("the proxy's configuration is tested", target_fixture="config_test")
 def proxy_config_test(target: Target) -> Any:
-    conf = service_states(target)["proxy"].get("config")
+    conf = target.inventory.service("proxy").config
     return target.service_host("proxy").run(f"nginx -t -c {conf}" if conf else "nginx -t")
 
 
 @then("the configuration test passes")
 def config_ok(config_test: Any, evidence: Evidence) -> None:
-    evidence.measure("nginx -t", (config_test.stderr or config_test.stdout).strip().splitlines()[-1:], "successful")
-    assert config_test.rc == 0, f"nginx -t fails: {config_test.stderr.strip()[:160]}"
+    last = ((config_test.stderr or config_test.stdout).strip().splitlines() or [""])[-1]
+    evidence.expect_true("nginx -t", last, config_test.rc == 0, "successful",
+                         message=f"nginx -t fails: {config_test.stderr.strip()[:160]}")
 
 
 @then("the proxy serves the frontend at /")
 def frontend_served(api: Api, evidence: Evidence) -> None:
     response = api.get("/")
-    evidence.measure("GET /", f"{response.status_code} {response.headers.get('Content-Type')}", "200 text/html with the app")
-    assert response.status_code == 200 and 'id="root"' in response.text, "the proxy does not serve the frontend at /"
+    ok = response.status_code == 200 and 'id="root"' in response.text
+    evidence.expect_true("GET /", {"status": response.status_code, "type": response.headers.get("Content-Type")}, ok,
+                         "200, the application's page", message="the proxy does not serve the frontend at /")
 
 
 @then("the proxy passes API requests to the backend")
 def api_proxied(api: Api, evidence: Evidence) -> None:
     response = api.get("/api/v1/students/me")
-    evidence.measure("GET /api/v1/students/me without token", response.status_code, "401 from the API")
-    assert response.status_code == 401 and response.headers.get("Content-Type", "").startswith("application/json"), (
-        f"the API behind the proxy answers {response.status_code} {response.headers.get('Content-Type')}")
+    kind = response.headers.get("Content-Type", "")
+    ok = response.status_code == 401 and kind.startswith("application/json")
+    evidence.expect_true("GET /api/v1/students/me without token", {"status": response.status_code, "type": kind}, ok,
+                         "401 as JSON from the API",
+                         message=f"the API behind the proxy answers {response.status_code} {kind}")
 
 
 @when("the backend health endpoint is requested through the proxy", target_fixture="health")
@@ -74,15 +76,19 @@ def backend_health(api: Api) -> Any:
 
 @then("it reports healthy with the database and the cache reachable")
 def healthy(health: Any, evidence: Evidence) -> None:
-    evidence.measure("/health", f"{health.status_code} {health.text[:120]}", "200 healthy, database ok, cache ok")
     body = health.json() if health.headers.get("Content-Type", "").startswith("application/json") else {}
-    assert health.status_code == 200 and body.get("status") == "healthy", f"/health answers {health.status_code} {body}"
-    assert body.get("database") == "ok" and body.get("cache") == "ok", f"dependencies not ok: {body}"
+    shown = {"status code": health.status_code, **body}
+    evidence.expect_true("/health", shown, health.status_code == 200 and body.get("status") == "healthy",
+                         "200 healthy", message=f"/health answers {health.status_code} {body}")
+    evidence.expect_true("dependencies", {k: body.get(k) for k in ("database", "cache")},
+                         body.get("database") == "ok" and body.get("cache") == "ok", "database ok, cache ok",
+                         message=f"dependencies not ok: {body}")
 
 
 @then("the frontend is reachable through the proxy")
-def frontend_reachable(api: Api) -> None:
-    assert api.get("/").status_code == 200, "the frontend is not reachable through the proxy"
+def frontend_reachable(api: Api, evidence: Evidence) -> None:
+    code = api.get("/").status_code
+    evidence.expect_true("GET /", code, code == 200, "200", message="the frontend is not reachable through the proxy")
 
 
 @when("the host's listening sockets are read", target_fixture="sockets")
@@ -92,38 +98,33 @@ def sockets(target: Target) -> list[tuple[str, int]]:
 
 @then("only the proxy's ports listen on an address other than loopback")
 def only_proxy_exposed(sockets: list[tuple[str, int]], target: Target, evidence: Evidence) -> None:
-    proxy_ports = {p for _, p in tiers(target)["web"]}
-    stack_ports = {p for tier in tiers(target).values() for _, p in tier}
+    tiers = network.tiers(target)
+    proxy_ports = {p for _, p in tiers["web"]}
+    stack_ports = {p for tier in tiers.values() for _, p in tier}
     exposed = sorted({p for a, p in sockets if not a.startswith(LOOPBACK) and p in stack_ports})
-    evidence.measure("stack ports listening beyond loopback", exposed, sorted(proxy_ports))
+    evidence.record("stack ports listening beyond loopback", exposed, source="host sockets")
     extra = [p for p in exposed if p not in proxy_ports]
-    assert not extra, f"stack ports listening beyond loopback besides the proxy: {extra}"
+    evidence.expect_none("stack ports beyond loopback besides the proxy's", extra,
+                         message=f"stack ports listening beyond loopback besides the proxy: {extra}")
 
 
 @when("the cache is asked for PING without a password", target_fixture="anonymous_ping")
 def anonymous_ping(target: Target) -> str:
-    try:
-        target.redis(password=None).ping()
-        return "PONG"
-    except redis.AuthenticationError as error:
-        return f"refused: {error}"
-    except redis.ResponseError as error:
-        return f"refused: {error}"
+    return cache.anonymous_ping(target)
 
 
 @then("the cache refuses it for lack of authentication")
 def cache_needs_password(anonymous_ping: str, evidence: Evidence) -> None:
-    evidence.measure("PING without password", anonymous_ping, "refused (NOAUTH)")
-    assert anonymous_ping.startswith("refused"), "the cache answers commands without a password"
+    evidence.expect_true("PING without password", anonymous_ping, anonymous_ping.startswith("refused"),
+                         "refused (NOAUTH)", message="the cache answers commands without a password")
 
 
 @then("with the password the cache reports append-only persistence on")
 def cache_persists(target: Target, evidence: Evidence) -> None:
-    client = target.redis()
-    appendonly = client.config_get("appendonly").get("appendonly")
-    status = client.info("persistence").get("aof_enabled")
-    evidence.measure("appendonly", appendonly, "yes")
-    assert appendonly == "yes" and status == 1, f"append-only persistence is off (appendonly={appendonly})"
+    appendonly, enabled = cache.append_only(target)
+    evidence.expect_true("appendonly", {"appendonly": appendonly, "aof_enabled": enabled},
+                         appendonly == "yes" and enabled == 1, "yes, enabled",
+                         message=f"append-only persistence is off (appendonly={appendonly})")
 
 
 @when("the images of the running containers are read", target_fixture="images")
@@ -133,30 +134,31 @@ def images(target: Target) -> dict[str, Any]:
 
 @then("no image is tagged latest and every image has BUILD_DATE, VCS_REF and VERSION labels")
 def images_versioned(images: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure("images", images)
-    assert images, "no container is running"
+    evidence.record("image tags", {n: i["tags"] for n, i in images.items()}, source="Docker API")
+    evidence.expect_true("containers", len(images), bool(images), "at least one", message="no container is running")
     latest = [n for n, i in images.items() if any(t.endswith(":latest") for t in i["tags"])]
     unlabelled = [n for n, i in images.items() if not {"BUILD_DATE", "VCS_REF", "VERSION"} <= set(i["labels"])]
-    assert not latest, f"images tagged latest: {', '.join(latest)}"
-    assert not unlabelled, f"images without build labels: {', '.join(unlabelled)}"
+    evidence.expect_none("images tagged latest", latest, message=f"images tagged latest: {', '.join(latest)}")
+    evidence.expect_none("images without build labels", unlabelled,
+                         message=f"images without build labels: {', '.join(unlabelled)}")
 
 
 @then("the backend runs in this environment with the configured log level")
 def runtime_facts(settings: dict[str, Any], target: Target, profile: Profile, evidence: Evidence) -> None:
     want_level = profile.threshold("CFG-03", profile.name).get("log_level", profile.threshold("CFG-02", "log_level"))
-    evidence.measure("environment / log level", f"{settings.get('environment')} / {settings.get('log_level')}",
-                     f"{profile.name} / {want_level}")
-    assert settings.get("environment") == profile.name, f"the backend runs as '{settings.get('environment')}', not {profile.name}"
-    assert settings.get("log_level") == want_level, f"the backend logs at {settings.get('log_level')}, not {want_level}"
+    evidence.expect_true("environment", settings.get("environment"), settings.get("environment") == profile.name,
+                         profile.name, message=f"the backend runs as '{settings.get('environment')}', not {profile.name}")
+    evidence.expect_true("log level", settings.get("log_level"), settings.get("log_level") == want_level, want_level,
+                         message=f"the backend logs at {settings.get('log_level')}, not {want_level}")
 
 
 @then("the model files cannot be written")
 def model_read_only(target: Target, evidence: Evidence) -> None:
     folder = str(target.path("models"))
     modes = {name: host_probe.file_mode(target.host, f"{folder}/{name}") for name in ("", "model.joblib", "model_card.json")}
-    evidence.measure("model modes", modes, "no write bit")
+    evidence.record("model file modes", {n or "the folder": m for n, m in modes.items()})
     writable = [n or "the folder" for n, m in modes.items() if int(m, 8) & 0o222]
-    assert not writable, f"the model is writable: {', '.join(writable)}"
+    evidence.expect_none("writable model files", writable, message=f"the model is writable: {', '.join(writable)}")
 
 
 @then("a prediction is served by the model of the model card")
@@ -165,10 +167,13 @@ def prediction_served(api: Api, tokens: Tokens, evidence: Evidence) -> None:
     me = api.get("/api/v1/users/me", tokens["student"]).json()
     student = api.get("/api/v1/students/me", tokens["student"]).json()
     response = api.post("/api/v1/predictions", tokens["student"], json={"student_id": student["id"]})
-    evidence.measure("prediction", response.text[:120], f"model {card.get('version')}")
-    assert me["role"] == "student"
-    assert response.status_code == 200, f"prediction answered {response.status_code}"
-    assert response.json()["model_version"] == card["version"], "the prediction's model version is not the model card's"
+    evidence.expect_true("signed in as", me.get("role"), me.get("role") == "student", "student")
+    evidence.expect_true("prediction answer", response.status_code, response.status_code == 200, "200",
+                         message=f"prediction answered {response.status_code}")
+    served = response.json().get("model_version")
+    evidence.expect_true("model version of the prediction", served, served == card.get("version"),
+                         f"the model card's ({card.get('version')})",
+                         message="the prediction's model version is not the model card's")
 
 
 @when("the networks of the running containers are read", target_fixture="networks")
@@ -179,8 +184,10 @@ def networks(target: Target) -> dict[str, Any]:
 
 @then("every service is on the dedicated network with the specified subnet")
 def dedicated_network(networks: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    subnet = ipaddress.ip_network(profile.threshold("APP-08", "subnet"))
-    evidence.measure("container networks", networks, str(subnet))
-    outside = [n for n, nets in networks.items()
-               if not any(ip and ipaddress.ip_address(ip) in subnet for ip in nets.values())]
-    assert networks and not outside, f"containers outside {subnet}: {', '.join(outside) or 'no containers'}"
+    subnet = str(profile.threshold("APP-08", "subnet"))
+    evidence.record("container networks", networks, source="Docker API")
+    evidence.expect_true("containers", len(networks), bool(networks), "at least one",
+                         message=f"containers outside {subnet}: no containers")
+    outside = [n for n, nets in networks.items() if not any(network.in_subnet(ip, subnet) for ip in nets.values())]
+    evidence.expect_none(f"containers outside {subnet}", outside,
+                         message=f"containers outside {subnet}: {', '.join(outside)}")

@@ -1,29 +1,28 @@
-"""Fixtures the steps share: the API client, tokens, the suite's own data, cached scans."""
+"""Fixtures and helpers the steps share: the API client, tokens, the suite's own data, cached scans, every host."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
+from edupro_verify.probes import host as host_probe
 from edupro_verify.probes import tls
 from edupro_verify.probes.fixtures import Fixtures
 from edupro_verify.probes.http import Api
 from edupro_verify.probes.monitoring import Prometheus
 from edupro_verify.spec import Profile
+from edupro_verify.suite.run import Run
 from edupro_verify.targets import Target
-from edupro_verify.units import parse
 
-
-def quantity(profile: Profile, requirement: str, key: str) -> float:
-    """A threshold in its dimension's base unit (seconds, bytes, Hz, bit/s, ratio)."""
-    return parse(str(profile.threshold(requirement, key))).value
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
-def api(target: Target, run_info: dict[str, Any]) -> Api:
-    return Api(target, purpose=f"EduPro acceptance verification {run_info['id']}")
+def api(target: Target, this_run: Run) -> Api:
+    return Api(target, purpose=f"EduPro acceptance verification {this_run.id}")
 
 
 class Tokens:
@@ -67,3 +66,28 @@ def effective_settings(api: Api, tokens: Tokens) -> dict[str, Any]:
     response = api.get("/api/v1/admin/settings", tokens["administrator"])
     assert response.status_code == 200, f"an administrator could not read the effective settings ({response.status_code})"
     return dict(response.json())
+
+
+def on_every_host(target: Target, probe_one: Callable[[Any], T]) -> dict[str, T]:
+    """The same probe on every host of the target at once (one thread each); label -> result."""
+    hosts = target.hosts
+    with ThreadPoolExecutor(len(hosts)) as pool:
+        return dict(zip(hosts, pool.map(probe_one, hosts.values()), strict=True))
+
+
+def every_host(results: dict[str, T], check: Callable[[str, T], None]) -> None:
+    """CHECK on each host's result (its label is the measurement's source); one failing host does not hide
+    another: all are named in one line."""
+    failures = []
+    for label, result in results.items():
+        try:
+            check(label, result)
+        except AssertionError as error:  # the sentence is the first line; evidence.expect names the host
+            failures.append(str(error).splitlines()[0])
+    assert not failures, "; ".join(failures)
+
+
+def data_volume(target: Target) -> host_probe.Volume:
+    """The volume holding the stack's data where the profile names its folders, else the host's root volume."""
+    folder = target.paths.get("backups") or target.paths.get("logs")
+    return host_probe.volume(target.host, str(folder.parent if folder else "/"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pytest_bdd import then, when
@@ -11,60 +10,39 @@ from pytest_bdd import then, when
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database as db
-from edupro_verify.probes import host as host_probe
+from edupro_verify.probes import records
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
-from .host import data_volume
-
-BACKUP_NAME = re.compile(r"^edupro_backup_(\d{8}_\d{6})\.sql$")
-
-
-def backups(target: Target) -> list[str]:
-    """Backup file names in the backup folder, oldest first."""
-    folder = str(target.path("backups"))
-    names = host_probe.run(target.host, "ls -1 %s", folder).split()
-    return sorted(n for n in names if n.startswith("edupro_backup_"))
-
-
-def newest_backup(target: Target) -> tuple[str, bytes]:
-    names = backups(target)
-    if not names:
-        raise AssertionError(f"there is no backup in {target.path('backups')}")
-    name = names[-1]
-    return name, target.host.file(f"{target.path('backups')}/{name}").content
-
-
-def history(target: Target) -> list[dict[str, Any]]:
-    file = target.host.file(str(target.path("deployment_history")))
-    if not file.exists:
-        raise AssertionError(f"there is no deployment history at {file.path}")
-    return [json.loads(line) for line in file.content_string.splitlines() if line.strip()]
+from .common import data_volume
 
 
 @when("the newest backup is restored into a scratch database", target_fixture="restored")
 def restore_newest(target: Target) -> dict[str, Any]:
-    name, dump = newest_backup(target)
+    name, dump = records.newest_backup(target)
     with db.Scratch(target) as scratch:
         seconds = scratch.restore(dump)
         with scratch.connect() as conn:
-            tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+            tables = db.public_tables(conn)
     with target.connect_db() as conn:
-        live = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        live = db.public_tables(conn)
     return {"name": name, "seconds": seconds, "tables": tables, "live_tables": live, "bytes": len(dump)}
 
 
 @then("its name follows edupro_backup_YYYYmmdd_HHMMSS")
 def backup_named(restored: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure("newest backup", restored["name"], "edupro_backup_YYYYmmdd_HHMMSS.sql")
-    assert BACKUP_NAME.match(restored["name"]), f"the backup {restored['name']} is not named by its timestamp"
+    named = bool(records.BACKUP_NAME.match(restored["name"]))
+    evidence.expect_true("newest backup", restored["name"], named, "edupro_backup_YYYYmmdd_HHMMSS.sql",
+                         message=f"the backup {restored['name']} is not named by its timestamp")
 
 
 @then("it restores without error and holds every table")
 def backup_complete(restored: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure("restore", f"{restored['seconds']:.2f} s, {len(restored['tables'])} tables")
+    evidence.record("restore time", round(restored["seconds"], 2), unit="s")
+    evidence.record("tables restored", len(restored["tables"]))
     missing = sorted(restored["live_tables"] - restored["tables"])
-    assert not missing, f"the backup lacks table(s): {', '.join(missing)}"
+    evidence.expect_none("live tables missing from the backup", missing,
+                         message=f"the backup lacks table(s): {', '.join(missing)}")
 
 
 @when("the database size and the free space of its volume are measured", target_fixture="space")
@@ -75,12 +53,10 @@ def space(target: Target) -> dict[str, int]:
 
 
 @then("the free space is at least the required multiple of the database size")
-def room(space: dict[str, int], profile: Profile, evidence: Evidence) -> None:
-    factor = float(profile.threshold("DB-02", "free_space_factor"))
-    evidence.measure("free / database", f"{space['free'] / 1e6:.0f} MB / {space['database'] / 1e6:.1f} MB",
-                     f">= {factor} x")
-    assert space["free"] >= factor * space["database"], (
-        f"{space['free'] / 1e6:.0f} MB free is less than {factor} x the database's {space['database'] / 1e6:.0f} MB")
+def room(space: dict[str, int], evidence: Evidence) -> None:
+    evidence.record("free space", round(space["free"] / 1e6), unit="MB")
+    evidence.record("database size", round(space["database"] / 1e6, 1), unit="MB")
+    evidence.expect("free space / database size", space["free"] / max(space["database"], 1), "free_space_factor")
 
 
 @when("the live schema is read", target_fixture="schema")
@@ -90,10 +66,8 @@ def live_schema(target: Target) -> dict[str, Any]:
 
 
 @then("the schema revision is the expected one")
-def at_revision(schema: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    want = profile.threshold("DB-03", "expected_revision")
-    evidence.measure("schema revision", schema["revision"], want)
-    assert schema["revision"] == want, f"the schema is at {schema['revision']}, expected {want}"
+def at_revision(schema: dict[str, Any], evidence: Evidence) -> None:
+    evidence.expect("schema revision", schema["revision"], "expected_revision")
 
 
 @then("the live schema matches the expected schema of that revision")
@@ -102,35 +76,14 @@ def no_drift(schema: dict[str, Any], profile: Profile, evidence: Evidence) -> No
     if not expected_file.exists():
         raise ProbeError(f"{expected_file} is missing; record it with: edupro-verify schema-snapshot")
     drift = db.schema_drift(json.loads(expected_file.read_text()), schema["snapshot"])
-    evidence.measure("schema drift", drift, "none")
-    assert not drift, f"schema drift: {'; '.join(drift[:5])}"
-
-
-def baseline_backup(target: Target) -> str:
-    """The backup taken before the newest migration (its backup phase); after a migration that created the
-    database (no backup phase: nothing existed to protect), the new database's first backup; else the newest."""
-    names = [n for n in backups(target) if BACKUP_NAME.match(n)]
-    migrations = [r for r in history(target) if r.get("action") == "migration" and r.get("outcome") == "succeeded"]
-    if migrations:
-        newest = migrations[-1]
-        stamp = re.sub(r"[-:]", "", newest["started"])[:15].replace("T", "_")
-        taken_first = any(p.get("phase") == "backup" for p in newest.get("phases", []))
-        before = [n for n in names if BACKUP_NAME.match(n).group(1) <= stamp]  # type: ignore[union-attr]
-        after = [n for n in names if BACKUP_NAME.match(n).group(1) > stamp]  # type: ignore[union-attr]
-        if taken_first and before:
-            return before[-1]
-        if not taken_first and after:
-            return after[0]
-    if not names:
-        raise AssertionError(f"there is no backup in {target.path('backups')}")
-    return names[-1]
+    evidence.expect_none("schema drift", drift, message=f"schema drift: {'; '.join(drift[:5])}")
 
 
 @when("the protected tables are compared with the backup taken before the migration", target_fixture="integrity")
 def compare_with_backup(target: Target, profile: Profile) -> dict[str, Any]:
     tables = profile.threshold("DB-04", "protected_tables")
-    name = baseline_backup(target)
-    dump = target.host.file(f"{target.path('backups')}/{name}").content
+    name = records.baseline_backup(target)
+    dump = records.backup(target, name)
     with db.Scratch(target) as scratch:
         scratch.restore(dump)
         with scratch.connect() as conn:
@@ -143,23 +96,23 @@ def compare_with_backup(target: Target, profile: Profile) -> dict[str, Any]:
 
 @then("their row counts and checksums are unchanged")
 def unchanged(integrity: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure(f"protected tables (backup {integrity['backup']} -> live)",
-                     {t: f"{integrity['before'][t]['rows']} -> {integrity['after'][t]['rows']}" for t in integrity["after"]})
+    evidence.record("rows per protected table", {t: {"backup": integrity["before"][t]["rows"], "live": integrity["after"][t]["rows"]}
+                                                 for t in integrity["after"]}, source=integrity["backup"])
     changed = [t for t in integrity["after"] if integrity["before"][t] != integrity["after"][t]]
-    assert not changed, f"protected table(s) changed since the pre-migration backup: {', '.join(changed)}"
+    evidence.expect_none("protected tables changed", changed,
+                         message=f"protected table(s) changed since the pre-migration backup: {', '.join(changed)}")
 
 
 @then("no foreign key is orphaned and every constraint is validated")
 def referential(integrity: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure("orphaned foreign keys", integrity["orphans"], "none")
-    evidence.measure("constraints not validated", integrity["invalid"], "none")
-    assert not integrity["orphans"], "; ".join(integrity["orphans"])
-    assert not integrity["invalid"], f"constraints not validated: {', '.join(integrity['invalid'])}"
+    evidence.expect_none("orphaned foreign keys", integrity["orphans"], message="; ".join(integrity["orphans"]))
+    evidence.expect_none("constraints not validated", integrity["invalid"],
+                         message=f"constraints not validated: {', '.join(integrity['invalid'])}")
 
 
 @when("a scratch copy is downgraded one revision and upgraded again", target_fixture="round_trip")
 def round_trip(target: Target, profile: Profile) -> dict[str, Any]:
-    name, dump = newest_backup(target)
+    name, dump = records.newest_backup(target)
     tables = profile.threshold("DB-04", "protected_tables")
     with db.Scratch(target) as scratch:
         scratch.restore(dump)
@@ -177,18 +130,18 @@ def round_trip(target: Target, profile: Profile) -> dict[str, Any]:
 
 
 @then("the copy is back at the expected revision")
-def back_at_head(round_trip: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    want = profile.threshold("DB-03", "expected_revision")
-    evidence.measure("revisions (start, downgraded, upgraded)", round_trip["revisions"], f"ends at {want}")
-    assert round_trip["revisions"][1] != round_trip["revisions"][0], "the downgrade did not change the revision"
-    assert round_trip["revisions"][2] == want, f"after the round trip the copy is at {round_trip['revisions'][2]}"
+def back_at_head(round_trip: dict[str, Any], evidence: Evidence) -> None:
+    start, middle, end = round_trip["revisions"]
+    evidence.expect_true("revision after the downgrade", middle, middle != start, f"not {start}",
+                         message="the downgrade did not change the revision")
+    evidence.expect("revision after the upgrade", end, "expected_revision", requirement="DB-03")
 
 
 @then("every protected table has the same rows as before the round trip")
 def no_loss(round_trip: dict[str, Any], evidence: Evidence) -> None:
     changed = [t for t in round_trip["before"] if round_trip["before"][t] != round_trip["after"][t]]
-    evidence.measure("tables changed by the round trip", changed, "none")
-    assert not changed, f"the round trip lost or changed rows in: {', '.join(changed)}"
+    evidence.expect_none("tables changed by the round trip", changed,
+                         message=f"the round trip lost or changed rows in: {', '.join(changed)}")
 
 
 @when("the database catalog is read", target_fixture="catalog")
@@ -199,39 +152,41 @@ def catalog(target: Target) -> dict[str, Any]:
 
 @then("every table with rows has been analysed")
 def analysed(catalog: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure("tables never analysed", catalog["stale"], "none")
-    assert not catalog["stale"], f"tables never analysed: {', '.join(catalog['stale'])}"
+    evidence.expect_none("tables never analysed", catalog["stale"],
+                         message=f"tables never analysed: {', '.join(catalog['stale'])}")
 
 
 @then("every required index exists")
-def indexes(catalog: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    missing = sorted(set(profile.threshold("DB-06", "required_indexes")) - catalog["indexes"])
-    evidence.measure("missing indexes", missing, "none")
-    assert not missing, f"required index(es) missing: {', '.join(missing)}"
+def indexes(catalog: dict[str, Any], evidence: Evidence) -> None:
+    evidence.expect("indexes", catalog["indexes"], "required_indexes")
 
 
 @when("the newest migration record is read", target_fixture="migration")
 def migration_record(target: Target) -> dict[str, Any]:
-    records = [r for r in history(target) if r.get("action") == "migration"]
-    if not records:
+    migrations = [r for r in records.history(target) if r.get("action") == "migration"]
+    if not migrations:
         raise AssertionError("the deployment history records no migration")
-    return records[-1]
+    return migrations[-1]
 
 
 @then("it records start, end, duration, each phase and its outcome")
 def migration_fields(migration: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure("migration record", migration)
+    evidence.record("migration record", migration)
     missing = [k for k in ("started", "finished", "duration_seconds", "phases", "outcome") if k not in migration]
-    assert not missing, f"the migration record lacks: {', '.join(missing)}"
-    assert migration["phases"], "the migration record lists no phases"
+    evidence.expect_none("fields missing from the migration record", missing,
+                         message=f"the migration record lacks: {', '.join(missing)}")
+    evidence.expect_true("phases recorded", len(migration["phases"]), bool(migration["phases"]), "at least one",
+                         message="the migration record lists no phases")
 
 
 @then("it succeeded at the expected revision without requiring a rollback")
-def migration_succeeded(migration: dict[str, Any], profile: Profile) -> None:
-    assert migration["outcome"] == "succeeded", f"the newest migration {migration['outcome']}: {migration.get('error')}"
-    assert not migration.get("rollback_required"), "the newest migration requires a rollback"
-    want = profile.threshold("DB-03", "expected_revision")
-    assert migration.get("revision") == want, f"the migration reached {migration.get('revision')}, not {want}"
+def migration_succeeded(migration: dict[str, Any], evidence: Evidence) -> None:
+    evidence.expect_true("outcome", migration["outcome"], migration["outcome"] == "succeeded", "succeeded",
+                         message=f"the newest migration {migration['outcome']}: {migration.get('error')}")
+    rollback = bool(migration.get("rollback_required"))
+    evidence.expect_true("rollback required", rollback, not rollback, "no",
+                         message="the newest migration requires a rollback")
+    evidence.expect("revision reached", migration.get("revision"), "expected_revision", requirement="DB-03")
 
 
 @when("the database server's settings are read", target_fixture="server")
@@ -243,9 +198,7 @@ def server_settings(target: Target) -> dict[str, str]:
 
 
 @then("the encoding is UTF-8 and the time zone UTC")
-def utf8_utc(server: dict[str, str], profile: Profile, evidence: Evidence) -> None:
-    want_enc, want_tz = profile.threshold("DB-08", "encoding"), profile.threshold("DB-08", "timezone")
-    have = {"server": server["server_encoding"], "database": server["database_encoding"], "timezone": server["TimeZone"]}
-    evidence.measure("encoding / time zone", have, f"{want_enc} / {want_tz}")
-    assert have["server"] == want_enc and have["database"] == want_enc, f"encoding is {have}, not {want_enc}"
-    assert have["timezone"] == want_tz, f"the server's time zone is {have['timezone']}, not {want_tz}"
+def utf8_utc(server: dict[str, str], evidence: Evidence) -> None:
+    evidence.expect("server encoding", server["server_encoding"], "encoding")
+    evidence.expect("database encoding", server["database_encoding"], "encoding")
+    evidence.expect("time zone", server["TimeZone"], "timezone")

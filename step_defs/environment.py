@@ -14,8 +14,7 @@ from edupro_verify.probes import host as probe
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
-from .common import quantity
-from .host import at_least, data_volume, every_host, named, on_every_host
+from .common import data_volume, every_host, on_every_host
 
 LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\S* \[(INFO|ERROR|SUCCESS)\] ")
 
@@ -31,32 +30,40 @@ def gather(target: Target) -> dict[str, dict[str, Any]]:
 
 @then("each of them meets the environment's minimum")
 def host_valid(facts: dict[str, dict[str, Any]], profile: Profile, evidence: Evidence) -> None:
+    accepted = profile.threshold("SW-01", "accepted_os")
+
     def check(label: str, found: dict[str, Any]) -> None:
-        checks = {
-            "os": probe.os_accepted(found["os"], profile.threshold("SW-01", "accepted_os")),
-            "memory": found["memory"] >= quantity(profile, "HW-02", "min_memory"),
-            "disk": found["disk"] >= quantity(profile, "HW-03", "min_storage"),
-            "cores": found["cores"] >= profile.threshold("HW-01", "min_cores"),
-        }
-        evidence.measure(named(label, "host"), {"os": found["os"].get("PRETTY_NAME"),
-                                                "memory_gb": round(found["memory"] / 1e9, 1),
-                                                "disk_gb": round(found["disk"] / 1e9), "cores": found["cores"]}, checks)
-        failing = [k for k, ok in checks.items() if not ok]
-        assert not failing, f"host validation fails on: {', '.join(failing)}"
+        # every fact is compared before the verdict, so one line names all that fall short
+        failing = []
+        for what, value, requirement, key in (("memory", found["memory"], "HW-02", "min_memory"),
+                                              ("disk", found["disk"], "HW-03", "min_storage"),
+                                              ("cores", found["cores"], "HW-01", "min_cores")):
+            try:
+                evidence.expect(what, value, key, requirement=requirement, source=label)
+            except AssertionError as error:
+                failing.append(str(error).split(": ", 1)[-1])
+        try:
+            evidence.expect_true("operating system", found["os"].get("PRETTY_NAME"),
+                                 probe.os_accepted(found["os"], accepted),
+                                 ", ".join(f"{k} {v} or newer" for k, v in accepted.items()), source=label)
+        except AssertionError as error:
+            failing.append(str(error).split(": ", 1)[-1])
+        assert not failing, f"{label + ': ' if label else ''}host validation fails: {'; '.join(failing)}"
     every_host(facts, check)
 
 
 @when("the host's package database is read", target_fixture="missing")
 def read_packages(target: Target, profile: Profile) -> dict[str, list[str]]:
-    wanted = profile.threshold("ENV-02", "packages")
+    wanted = profile.limit("ENV-02", "packages").limit
     return on_every_host(target, lambda host: probe.missing_packages(host, wanted))
 
 
 @then("every base package is installed")
-def packages_installed(missing: dict[str, list[str]], evidence: Evidence) -> None:
+def packages_installed(missing: dict[str, list[str]], profile: Profile, evidence: Evidence) -> None:
+    wanted = profile.limit("ENV-02", "packages").limit
+
     def check(label: str, found: list[str]) -> None:
-        evidence.measure(named(label, "missing base packages"), found, "none")
-        assert not found, f"base packages not installed: {', '.join(found)}"
+        evidence.expect("installed base packages", sorted(set(wanted) - set(found)), "packages", source=label)
     every_host(missing, check)
 
 
@@ -71,14 +78,18 @@ def read_log(target: Target) -> list[str]:
 @then("every line has a timestamp and one of the levels INFO, ERROR or SUCCESS")
 def log_format(log_lines: list[str], evidence: Evidence) -> None:
     bad = [line for line in log_lines if not LOG_LINE.match(line)]
-    evidence.measure("deployment log lines", len(log_lines), "all timestamped with a level")
-    assert log_lines, "the deployment log is empty"
-    assert not bad, f"{len(bad)} line(s) without timestamp or level, first: {bad[0][:80]!r}"
+    evidence.record("deployment log lines", len(log_lines))
+    evidence.expect_true("deployment log", "empty" if not log_lines else "has lines", bool(log_lines), "not empty",
+                         message="the deployment log is empty")
+    evidence.expect_none("lines without timestamp or level", bad[:5],
+                         message=f"{len(bad)} line(s) without timestamp or level, first: {bad[0][:80] if bad else ''!r}")
 
 
 @then("the log records at least one successful deployment")
-def log_success(log_lines: list[str]) -> None:
-    assert any("[SUCCESS]" in line for line in log_lines), "the deployment log records no SUCCESS"
+def log_success(log_lines: list[str], evidence: Evidence) -> None:
+    successes = sum("[SUCCESS]" in line for line in log_lines)
+    evidence.expect_true("successful deployments logged", successes, successes > 0, "at least one",
+                         message="the deployment log records no SUCCESS")
 
 
 @when("the firewall's state and rules are read", target_fixture="ufw")
@@ -91,19 +102,16 @@ def read_firewall(target: Target) -> str:
 
 @then("the firewall is active, denies incoming and allows outgoing by default")
 def firewall_defaults(ufw: str, evidence: Evidence) -> None:
-    evidence.measure("ufw", " ".join(ufw.split())[:200], "active, deny (incoming), allow (outgoing)")
-    assert "Status: active" in ufw, "the firewall is not active"
-    assert re.search(r"Default: deny \(incoming\), allow \(outgoing\)", ufw), "the firewall's defaults are not deny in / allow out"
+    state = probe.ufw_state(ufw)
+    evidence.expect_true("ufw status", state.status, state.status == "active", "active",
+                         message="the firewall is not active")
+    evidence.expect_true("ufw defaults", state.defaults, state.defaults == "deny (incoming), allow (outgoing)",
+                         "deny (incoming), allow (outgoing)", message="the firewall's defaults are not deny in / allow out")
 
 
 @then("only SSH, 80/tcp and 443/tcp are allowed in")
-def firewall_rules(ufw: str, profile: Profile, evidence: Evidence) -> None:
-    allowed = set(profile.threshold("FW-01", "allowed_inbound"))
-    rules = {m.group(1).replace(" (v6)", "") for m in re.finditer(r"^(\S+(?: \(v6\))?)\s+ALLOW IN", ufw, re.M)}
-    normal = {"22/tcp" if r in ("22", "OpenSSH", "SSH") else r for r in rules}
-    extra = sorted(normal - allowed)
-    evidence.measure("inbound rules", sorted(normal), sorted(allowed))
-    assert not extra, f"the firewall allows more than SSH, 80 and 443: {', '.join(extra)}"
+def firewall_rules(ufw: str, evidence: Evidence) -> None:
+    evidence.expect("inbound rules", probe.ufw_state(ufw).allowed_in, "allowed_inbound", source="ufw status verbose")
 
 
 @when("fail2ban is asked for its jails", target_fixture="jails")
@@ -116,8 +124,9 @@ def read_jails(target: Target) -> str:
 
 @then("fail2ban runs an SSH jail")
 def ssh_jail(jails: str, evidence: Evidence) -> None:
-    evidence.measure("fail2ban jails", jails.strip().splitlines()[-1], "sshd")
-    assert "sshd" in jails, "fail2ban runs no sshd jail"
+    listed = jails.strip().splitlines()[-1].split(":", 1)[-1]
+    names = [j.strip() for j in listed.split(",") if j.strip()]
+    evidence.expect_true("fail2ban jails", names, "sshd" in jails, "an sshd jail", message="fail2ban runs no sshd jail")
 
 
 @when("the Docker daemon is asked for its version", target_fixture="docker_version")
@@ -126,8 +135,8 @@ def docker_version() -> str:
 
 
 @then("the Docker engine version is at least the required one")
-def docker_recent(docker_version: str, profile: Profile, evidence: Evidence) -> None:
-    at_least(docker_version, profile.threshold("SW-02", "min_version"), "Docker Engine", evidence)
+def docker_recent(docker_version: str, evidence: Evidence) -> None:
+    evidence.expect("Docker Engine version", docker_version, "min_version")
 
 
 @when("Docker Compose is asked for its version", target_fixture="compose_version")
@@ -140,8 +149,8 @@ def compose_version(target: Target) -> str:
 
 
 @then("the Docker Compose version is at least the required one")
-def compose_recent(compose_version: str, profile: Profile, evidence: Evidence) -> None:
-    at_least(compose_version, profile.threshold("SW-03", "min_version"), "Docker Compose", evidence)
+def compose_recent(compose_version: str, evidence: Evidence) -> None:
+    evidence.expect("Docker Compose version", compose_version, "min_version")
 
 
 @when("the Docker daemon is asked for its settings", target_fixture="daemon")
@@ -158,14 +167,14 @@ def daemon_as_specified(daemon: dict[str, Any], profile: Profile, evidence: Evid
     info = daemon["info"]
     have = {"log_driver": info.get("LoggingDriver"), "storage_driver": info.get("Driver"),
             "live_restore": info.get("LiveRestoreEnabled")}
-    want = {k: t[k] for k in have}
-    evidence.measure("daemon", have, want)
-    assert have == want, f"the Docker daemon differs: {have} (expected {want})"
+    for key, value in have.items():
+        evidence.expect(f"daemon {key.replace('_', ' ')}", value, key, source="docker info")
     limits = {"driver": t["log_driver"], "max-size": t["max_size"], "max-file": str(t["max_file"])}
-    evidence.measure("container log settings", daemon["container_logs"], limits)
-    wrong = [f"{name} {config}" for name, config in daemon["container_logs"].items()
+    evidence.record("container log settings", daemon["container_logs"])
+    wrong = [f"{name} " + ", ".join(f"{k}={config.get(k)}" for k in limits) for name, config in daemon["container_logs"].items()
              if any(config.get(k) != v for k, v in limits.items())]
-    assert not wrong, f"containers log without the specified limits: {'; '.join(wrong)}"
+    evidence.expect_none("containers without the specified log limits", wrong,
+                         message=f"containers log without the specified limits: {'; '.join(wrong)}")
 
 
 @when("the Docker services and groups are read", target_fixture="docker_services")
@@ -177,6 +186,8 @@ def docker_services(target: Target) -> dict[str, Any]:
 
 @then("docker and containerd are running and the deploy user is in the docker group")
 def docker_running(docker_services: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure("docker services", docker_services, "running, deploy user in docker group")
-    assert docker_services["dockerd"] and docker_services["containerd"], "docker or containerd is not running"
-    assert docker_services["docker group"], "there is no docker group"
+    evidence.record("docker services", docker_services)
+    down = [name for name in ("dockerd", "containerd") if not docker_services[name]]
+    evidence.expect_none("Docker services not running", down, message="docker or containerd is not running")
+    group = docker_services["docker group"]
+    evidence.expect_true("docker group", group or "missing", bool(group), "present", message="there is no docker group")

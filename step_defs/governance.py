@@ -10,70 +10,64 @@ from edupro_verify import chain
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence, ScenarioResult
 from edupro_verify.spec import Profile
-
-from .common import quantity
+from edupro_verify.suite.run import Run
 
 PHASE_LIMITS = {"planning": [1, 2], "setup": [3], "testing": [6], "release": [7]}
 
 
 @when("the phase reports of this release are read from the report chain", target_fixture="phase_reports")
-def read_chain(run_info: dict[str, Any]) -> dict[int, Any]:
-    return chain.newest_verified(run_info["dir"].parent, run_info["env"], run_info["release"])
+def read_chain(this_run: Run) -> dict[int, Any]:
+    return chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release)
 
 
 @then("each phase took no longer than the timeline allows")
-def within_timeline(phase_reports: dict[int, Any], profile: Profile, evidence: Evidence) -> None:
+def within_timeline(phase_reports: dict[int, Any], evidence: Evidence) -> None:
     missing = [p for phases in PHASE_LIMITS.values() for p in phases if p not in phase_reports]
-    assert not missing, f"no verified report of phase(s) {missing} for this release: the timeline cannot be shown"
+    evidence.expect_none("phases without a verified report", missing,
+                         message=f"no verified report of phase(s) {missing} for this release: the timeline cannot be shown")
     for name, phases in PHASE_LIMITS.items():
-        spent = chain.span_seconds([phase_reports[p] for p in phases])
-        limit = quantity(profile, "GOV-01", name)
-        evidence.measure(f"{name} duration", f"{spent / 86400:.2f} d", f"<= {limit / 86400:.0f} d")
-        assert spent <= limit, f"{name} took {spent / 86400:.1f} days, the timeline allows {limit / 86400:.0f}"
+        evidence.expect(f"{name} duration", chain.span_seconds([phase_reports[p] for p in phases]), name)
 
 
 @when("the approvals attached to the testing phase report are read", target_fixture="approvals")
-def read_approvals(run_info: dict[str, Any]) -> dict[str, Any]:
-    reports = chain.newest_verified(run_info["dir"].parent, run_info["env"], run_info["release"])
-    assert 6 in reports, "no verified report of phase 6 for this release carries approvals"
+def read_approvals(this_run: Run) -> dict[str, Any]:
+    reports = chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release)
+    if 6 not in reports:
+        raise AssertionError("no verified report of phase 6 for this release carries approvals")
     return chain.approvals(reports[6].folder)
 
 
 @then("technical, security and business approvals are all present and valid")
-def all_approved(approvals: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    roles = profile.threshold("GOV-02", "roles")
-    evidence.measure("approvals", {r: a.get("approver") for r, a in approvals.items()}, roles)
-    missing = [r for r in roles if r not in approvals]
-    assert not missing, f"missing approval(s): {', '.join(missing)}"
+def all_approved(approvals: dict[str, Any], evidence: Evidence) -> None:
+    evidence.record("approvers", {r: a.get("approver") for r, a in approvals.items()})
+    evidence.expect("approvals", sorted(approvals), "roles", requirement="GOV-02")
 
 
 @when("the reports of phases 1 to 6 of this release are verified", target_fixture="phase_reports")
-def verify_earlier(run_info: dict[str, Any]) -> dict[int, Any]:
-    return chain.newest_verified(run_info["dir"].parent, run_info["env"], run_info["release"])
+def verify_earlier(this_run: Run) -> dict[int, Any]:
+    return chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release)
 
 
 @then("each phase has a verified passing report")
 def phases_passed(phase_reports: dict[int, Any], evidence: Evidence) -> None:
     state = {p: (phase_reports[p].verdict if p in phase_reports else "missing") for p in range(1, 7)}
-    evidence.measure("phase reports", state, "1-6 passed")
-    bad = {p: v for p, v in state.items() if v != "passed"}
-    assert not bad, f"go-live gate closed: phase report(s) not passed: {bad}"
+    evidence.record("phase reports", {f"phase {p}": v for p, v in state.items()})
+    bad = [f"phase {p} {v}" for p, v in state.items() if v != "passed"]
+    evidence.expect_none("phase reports not passed", bad,
+                         message=f"go-live gate closed: phase report(s) not passed: {', '.join(bad)}")
 
 
 @then("the testing phase report carries all three approvals")
-def testing_approved(phase_reports: dict[int, Any], profile: Profile, evidence: Evidence) -> None:
+def testing_approved(phase_reports: dict[int, Any], evidence: Evidence) -> None:
     found = chain.approvals(phase_reports[6].folder)
-    roles = profile.threshold("GOV-02", "roles")
-    evidence.measure("approvals on phase 6", sorted(found), roles)
-    missing = [r for r in roles if r not in found]
-    assert not missing, f"go-live gate closed: missing approval(s) {', '.join(missing)}"
+    evidence.expect("approvals on phase 6", sorted(found), "roles", requirement="GOV-02")
 
 
 @when(parsers.parse("the results of the controls mapped to {requirement} are collected"), target_fixture="mapped")
-def collect_mapped(requirement: str, profile: Profile, results_so_far: list[ScenarioResult],
-                   run_info: dict[str, Any]) -> dict[str, str]:
+def collect_mapped(requirement: str, profile: Profile, this_run: Run) -> dict[str, str]:
     """Each control's result from this run, else from the newest verified report of its phase."""
-    earlier = chain.newest_verified(run_info["dir"].parent, run_info["env"], run_info["release"])
+    results_so_far: list[ScenarioResult] = this_run.results
+    earlier = chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release)
     status: dict[str, str] = {}
     for rid in profile.requirements[requirement].maps_to:
         mine = [r.status for r in results_so_far if rid in r.requirements]
@@ -92,10 +86,10 @@ def collect_mapped(requirement: str, profile: Profile, results_so_far: list[Scen
 
 @then("every mapped control passed")
 def mapped_passed(mapped: dict[str, str], evidence: Evidence) -> None:
-    evidence.measure("mapped controls", mapped, "all passed or not applicable")
+    evidence.record("mapped controls", mapped)
     not_run = [k for k, v in mapped.items() if v == "not run"]
     failed = [f"{k} {v}" for k, v in mapped.items() if v.split()[0] in ("failed", "error", "waived")]
-    assert not failed, f"controls not passed: {', '.join(failed)}"
+    evidence.expect_none("mapped controls not passed", failed, message=f"controls not passed: {', '.join(failed)}")
     if not_run:
         raise ProbeError(f"controls verified neither in this run nor in a verified report of this release: "
                          f"{', '.join(not_run)}")

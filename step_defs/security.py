@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt
 from pytest_bdd import then, when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
+from edupro_verify.probes import database as db
+from edupro_verify.probes import tokens as token_probe
 from edupro_verify.probes.fixtures import Fixtures
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
@@ -25,23 +25,11 @@ PROTECTED = [("GET", "/api/v1/students/me"), ("GET", "/api/v1/students/1"), ("GE
 BCRYPT = re.compile(r"^\$2[aby]\$(\d{2})\$")
 
 
-def bad_tokens(target: Target, subject: str) -> dict[str, str]:
-    now = datetime.now(UTC)
-    claims = {"sub": subject, "role": "administrator", "iat": now, "exp": now + timedelta(minutes=5)}
-    tokens = {"forged": jwt.encode(claims, "not-the-server-key-" * 3, algorithm="HS256"),
-              "alg=none": jwt.encode(claims, None, algorithm="none"),
-              "garbage": "not.a.token"}
-    if target.secrets.jwt_secret:
-        expired = {**claims, "iat": now - timedelta(hours=3), "exp": now - timedelta(hours=1)}
-        tokens["expired"] = jwt.encode(expired, target.secrets.jwt_secret, algorithm="HS256")
-    return tokens
-
-
 @when("the protected endpoints are requested without a token and with bad tokens", target_fixture="answers")
 def request_protected(api: Api, target: Target, tokens: Tokens) -> dict[str, Any]:
     issued = tokens["student"]
-    subject = str(jwt.decode(issued, options={"verify_signature": False})["sub"])
-    variants = {"no token": None, **bad_tokens(target, subject)}
+    subject = str(token_probe.unverified(issued)[1]["sub"])
+    variants = {"no token": None, **token_probe.bad_tokens(subject, target.secrets.jwt_secret)}
     # Every endpoint without a token; each bad token on a sample, to stay under the per-address rate limit.
     answers = {f"{m} {p} ({name})": api.request(m, p, token).status_code
                for name, token in variants.items() for m, p in (PROTECTED if token is None else PROTECTED[:3])}
@@ -50,37 +38,42 @@ def request_protected(api: Api, target: Target, tokens: Tokens) -> dict[str, Any
 
 @then("every one of them is refused with 401")
 def all_refused(answers: dict[str, Any], evidence: Evidence) -> None:
-    evidence.measure("token variants tried", answers["variants"])
-    let_in = {k: v for k, v in answers["answers"].items() if v != 401}
-    evidence.measure("requests not refused with 401", let_in, "none")
-    assert "expired" in answers["variants"], "could not forge an expired token: the JWT secret is not in the secrets"
-    assert not let_in, f"{len(let_in)} request(s) not refused with 401, e.g. {next(iter(let_in.items()))}"
+    evidence.record("token variants tried", answers["variants"])
+    forged = "expired" in answers["variants"]
+    evidence.expect_true("an expired token signed with the declared key", forged, forged, "tried",
+                         message="could not forge an expired token: the JWT secret is not in the secrets")
+    let_in = [f"{k}: {v}" for k, v in answers["answers"].items() if v != 401]
+    evidence.expect_none("requests not refused with 401", let_in,
+                         message=f"{len(let_in)} request(s) not refused with 401, e.g. {let_in[0] if let_in else ''}")
 
 
 @then("the tokens issued are HS256 and expire after the configured time")
 def token_shape(answers: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    header = jwt.get_unverified_header(answers["issued"])
-    claims = jwt.decode(answers["issued"], options={"verify_signature": False})
+    header, claims = token_probe.unverified(answers["issued"])
     minutes = (claims["exp"] - claims["iat"]) / 60
     want = profile.threshold("CFG-03", profile.name).get("jwt_expire_minutes", profile.threshold("CFG-02", "jwt_expire_minutes"))
-    evidence.measure("token", f"{header['alg']}, expires after {minutes:.0f} min", f"HS256, {want} min")
-    assert header["alg"] == "HS256", f"tokens are signed with {header['alg']}"
-    assert round(minutes) == want, f"tokens expire after {minutes:.0f} minutes, not {want}"
+    algorithm = profile.threshold("CFG-02", "jwt_algorithm")
+    evidence.expect_true("token algorithm", header["alg"], header["alg"] == algorithm, algorithm,
+                         message=f"tokens are signed with {header['alg']}")
+    evidence.expect_true("token lifetime", f"{minutes:.0f} min", round(minutes) == want, f"{want} min",
+                         message=f"tokens expire after {minutes:.0f} minutes, not {want}")
 
 
 @when("the stored password hashes are read", target_fixture="hashes")
 def stored_hashes(target: Target) -> list[str]:
     with target.connect_db() as conn:
-        return [r[0] for r in conn.execute("SELECT password_hash FROM users")]
+        return db.password_hashes(conn)
 
 
 @then("every hash is bcrypt with the required cost")
 def bcrypt_cost(hashes: list[str], profile: Profile, evidence: Evidence) -> None:
     cost = int(profile.threshold("SEC-02", "bcrypt_cost"))
     costs = sorted({int(m.group(1)) if (m := BCRYPT.match(h)) else -1 for h in hashes})
-    evidence.measure("bcrypt costs found", costs, cost)
-    assert hashes, "there are no stored passwords to examine"
-    assert costs == [cost], f"stored hashes have cost(s) {costs} (-1: not bcrypt), expected {cost}"
+    evidence.record("stored hashes", len(hashes))
+    evidence.expect_true("stored passwords", len(hashes), bool(hashes), "at least one",
+                         message="there are no stored passwords to examine")
+    evidence.expect_true("bcrypt costs found (-1: not bcrypt)", costs, costs == [cost], f"only {cost}",
+                         message=f"stored hashes have cost(s) {costs} (-1: not bcrypt), expected {cost}")
 
 
 @when("a fresh client sends one request more than the limit within a minute", target_fixture="limited")
@@ -94,16 +87,19 @@ def exceed_limit(api: Api, suite_data: Fixtures, profile: Profile) -> list[Any]:
 @then("the requests within the limit are answered")
 def within_limit(limited: list[Any], evidence: Evidence) -> None:
     codes = [r.status_code for r in limited[:-1]]
-    evidence.measure("answers within the limit", {c: codes.count(c) for c in set(codes)}, "all 200")
-    assert set(codes) == {200}, f"requests within the limit were refused: {sorted(set(codes))}"
+    evidence.expect_true("answers within the limit", {str(c): codes.count(c) for c in sorted(set(codes))},
+                         set(codes) == {200}, "all 200",
+                         message=f"requests within the limit were refused: {sorted(set(codes))}")
 
 
 @then("the request over the limit is refused with 429 and a Retry-After header")
 def over_limit(limited: list[Any], evidence: Evidence) -> None:
     last = limited[-1]
-    evidence.measure("request over the limit", f"{last.status_code} Retry-After={last.headers.get('Retry-After')}", "429 with Retry-After")
-    assert last.status_code == 429, f"the request over the limit got {last.status_code}"
-    assert last.headers.get("Retry-After", "").isdigit(), "the 429 has no Retry-After header"
+    evidence.expect_true("answer over the limit", last.status_code, last.status_code == 429, "429",
+                         message=f"the request over the limit got {last.status_code}")
+    retry = last.headers.get("Retry-After", "")
+    evidence.expect_true("Retry-After", retry or "missing", retry.isdigit(), "a number of seconds",
+                         message="the 429 has no Retry-After header")
 
 
 @when("the frontend and the API are requested through the proxy", target_fixture="responses")
@@ -122,24 +118,25 @@ def security_headers(responses: dict[str, Any], evidence: Evidence) -> None:
             lacks.append("frame protection")
         if lacks:
             missing[path] = lacks
-    evidence.measure("missing security headers", missing, "none")
-    assert not missing, f"security headers missing: {missing}"
+    wrong = [f"{path}: {', '.join(lacks)}" for path, lacks in missing.items()]
+    evidence.expect_none("security headers missing", wrong, message=f"security headers missing: {'; '.join(wrong)}")
 
 
 @then("no response reveals the server's version")
 def server_hidden(responses: dict[str, Any], evidence: Evidence) -> None:
     servers = {p: r.headers.get("Server", "") for p, r in responses.items()}
-    evidence.measure("Server headers", servers, "no version")
-    revealing = {p: s for p, s in servers.items() if re.search(r"\d", s)}
-    assert not revealing, f"the server version is revealed: {revealing}"
+    evidence.record("Server headers", servers)
+    revealing = [f"{p}: {s}" for p, s in servers.items() if re.search(r"\d", s)]
+    evidence.expect_none("Server headers with a version", revealing,
+                         message=f"the server version is revealed: {'; '.join(revealing)}")
 
 
 @then("the API documentation is published only where the profile allows")
 def docs_per_profile(responses: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
     allowed = profile.threshold("SEC-04", "api_docs_public")
     status = responses["/api/v1/docs"].status_code
-    evidence.measure("GET /api/v1/docs", status, "200" if allowed else "404")
-    assert (status == 200) == allowed, f"API docs answer {status}, the profile {'allows' if allowed else 'forbids'} them"
+    evidence.expect_true("GET /api/v1/docs", status, (status == 200) == allowed, "200" if allowed else "not 200",
+                         message=f"API docs answer {status}, the profile {'allows' if allowed else 'forbids'} them")
 
 
 @when("cross-origin preflight requests are sent from a configured and a foreign origin", target_fixture="preflight")
@@ -158,15 +155,14 @@ def preflight(api: Api, effective_settings: dict[str, Any]) -> dict[str, Any]:
 @then("the configured origin is allowed")
 def configured_allowed(preflight: dict[str, Any], evidence: Evidence) -> None:
     c = preflight["configured"]
-    evidence.measure("configured origin", c, "allowed")
-    assert c["allow"] in (c["origin"], "*") and c["status"] == 200, f"the configured origin is refused: {c}"
+    evidence.expect_true("configured origin", c, c["allow"] in (c["origin"], "*") and c["status"] == 200, "allowed",
+                         message=f"the configured origin is refused: {c}")
 
 
 @then("the foreign origin is not")
 def foreign_refused(preflight: dict[str, Any], evidence: Evidence) -> None:
     f = preflight["foreign"]
-    evidence.measure("foreign origin", f, "not allowed")
-    assert f["allow"] is None, f"a foreign origin is allowed: {f}"
+    evidence.expect_true("foreign origin", f, f["allow"] is None, "not allowed", message=f"a foreign origin is allowed: {f}")
 
 
 @when("predictions are requested with valid and invalid input", target_fixture="predictions")
@@ -184,25 +180,28 @@ def predictions(api: Api, tokens: Tokens) -> dict[str, Any]:
 @then("a valid request gets a prediction with the model version")
 def valid_prediction(predictions: dict[str, Any], evidence: Evidence) -> None:
     r = predictions["valid"]
-    evidence.measure("valid request", f"{r.status_code} {r.text[:100]}", "200 with prediction and model_version")
-    assert r.status_code == 200, f"a valid prediction request answered {r.status_code}"
+    evidence.expect_true("valid request", r.status_code, r.status_code == 200, "200",
+                         message=f"a valid prediction request answered {r.status_code}")
     body = r.json()
-    assert body.get("prediction") in ("pass", "fail") and body.get("model_version"), f"incomplete prediction: {body}"
+    shown = {k: body.get(k) for k in ("prediction", "probability", "model_version")}
+    evidence.expect_true("prediction", shown, body.get("prediction") in ("pass", "fail") and bool(body.get("model_version")),
+                         "pass or fail, with the model version", message=f"incomplete prediction: {body}")
 
 
 @then("an invalid request is refused with 422")
 def invalid_refused(predictions: dict[str, Any], evidence: Evidence) -> None:
     codes = {k: r.status_code for k, r in predictions["invalid"].items()}
-    evidence.measure("invalid requests", codes, "all 422")
-    wrong = {k: c for k, c in codes.items() if c != 422}
-    assert not wrong, f"invalid input not refused with 422: {wrong}"
+    evidence.record("answers to invalid requests", codes)
+    wrong = [f"{k}: {c}" for k, c in codes.items() if c != 422]
+    evidence.expect_none("invalid requests not refused with 422", wrong,
+                         message=f"invalid input not refused with 422: {', '.join(wrong)}")
 
 
 @then("the model card's held-out accuracy is at least the floor")
-def accuracy(predictions: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    floor = float(str(profile.threshold("ML-01", "min_accuracy")).rstrip(" %")) / 100
+def accuracy(predictions: dict[str, Any], evidence: Evidence) -> None:
     card = predictions["card"]
     got = card.get("metrics_held_out", {}).get("accuracy")
-    evidence.measure("held-out accuracy", got, f">= {floor}")
-    evidence.measure("published baseline", card.get("published_baseline"))
-    assert got is not None and got >= floor, f"held-out accuracy {got} is under the floor {floor}"
+    evidence.record("published baseline", card.get("published_baseline"), source="model card")
+    evidence.expect_true("held-out accuracy on the model card", got, got is not None, "stated",
+                         message="the model card states no held-out accuracy")
+    evidence.expect("held-out accuracy", got, "min_accuracy", source="model card")

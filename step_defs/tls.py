@@ -5,19 +5,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from pytest_bdd import then, when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes import tls
+from edupro_verify.probes.http import plain_http
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
-
-from .common import quantity
 
 
 @when("the certificate served by the public endpoint is read", target_fixture="served")
@@ -29,9 +26,9 @@ def served_certificate(tls_scan: Any) -> x509.Certificate:
 def names_match(served: x509.Certificate, target: Target, evidence: Evidence) -> None:
     names = tls.names(served)
     domain = target.server_name or urlparse(target.base_url).hostname
-    evidence.measure("certificate names", {"CN": names.common_name, "SAN": names.alt_names}, domain)
-    assert domain in names.alt_names or (not names.alt_names and names.common_name == domain), (
-        f"the certificate names {names.alt_names or names.common_name}, not {domain}")
+    ok = domain in names.alt_names or (not names.alt_names and names.common_name == domain)
+    evidence.expect_true("certificate names", {"CN": names.common_name, "SAN": names.alt_names}, ok, str(domain),
+                         message=f"the certificate names {names.alt_names or names.common_name}, not {domain}")
 
 
 @then("its issuer is accepted by the environment")
@@ -39,11 +36,11 @@ def issuer_accepted(served: x509.Certificate, tls_scan: Any, profile: Profile, e
     names = tls.names(served)
     trusted = bool(tls_scan.scan_result.certificate_info.result.certificate_deployments[0].verified_certificate_chain)
     allowed = profile.threshold("TLS-01", "self_signed_allowed")
-    evidence.measure("issuer", names.issuer, "public CA" if not allowed else "public CA or self-signed")
-    evidence.measure("chain trusted by public trust stores", trusted)
-    assert trusted or (allowed and names.self_signed), (
-        f"the certificate from {names.issuer} is not trusted by a public CA store"
-        + ("" if allowed else " and this environment needs a public CA"))
+    evidence.record("chain trusted by public trust stores", trusted, source="sslyze")
+    evidence.expect_true("issuer", names.issuer, trusted or (allowed and names.self_signed),
+                         "public CA or self-signed" if allowed else "public CA",
+                         message=f"the certificate from {names.issuer} is not trusted by a public CA store"
+                         + ("" if allowed else " and this environment needs a public CA"))
 
 
 @when("the certificate and private key files are examined", target_fixture="files")
@@ -54,35 +51,33 @@ def certificate_files(target: Target) -> dict[str, Any]:
 
 
 @then("the private key is mode 600 and the certificate 644")
-def file_modes(files: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
-    want_key, want_cert = str(profile.threshold("TLS-02", "key_mode")), str(profile.threshold("TLS-02", "certificate_mode"))
-    evidence.measure("private key mode", files["key_mode"], want_key)
-    evidence.measure("certificate mode", files["cert_mode"], want_cert)
-    assert files["key_mode"] == want_key, f"the private key is mode {files['key_mode']}, must be {want_key}"
-    assert files["cert_mode"] == want_cert, f"the certificate is mode {files['cert_mode']}, must be {want_cert}"
+def file_modes(files: dict[str, Any], evidence: Evidence) -> None:
+    evidence.expect("private key mode", files["key_mode"], "key_mode")
+    evidence.expect("certificate mode", files["cert_mode"], "certificate_mode")
 
 
 @then("the private key matches the certificate")
-def pair(files: dict[str, Any]) -> None:
-    assert tls.key_matches(files["cert"], files["key_pem"]), "the private key does not belong to the certificate"
+def pair(files: dict[str, Any], evidence: Evidence) -> None:
+    ok = tls.key_matches(files["cert"], files["key_pem"])
+    evidence.expect_true("private key and certificate", "a pair" if ok else "not a pair", ok, "a pair",
+                         message="the private key does not belong to the certificate")
 
 
 @then("the certificate file is the one the endpoint serves")
 def same_as_served(files: dict[str, Any], tls_scan: Any, evidence: Evidence) -> None:
     served = tls.served_chain(tls_scan)[0]
-    der = serialization.Encoding.DER
-    evidence.measure("serial on disk / served", f"{files['cert'].serial_number:x} / {served.serial_number:x}")
-    assert files["cert"].public_bytes(der) == served.public_bytes(der), "the endpoint serves a different certificate"
+    serials = {"on disk": f"{files['cert'].serial_number:x}", "served": f"{served.serial_number:x}"}
+    evidence.expect_true("certificate serials", serials, tls.same_certificate(files["cert"], served), "the same certificate",
+                         message="the endpoint serves a different certificate")
 
 
 @then("it is valid now and for at least the required time")
-def still_valid(served: x509.Certificate, profile: Profile, evidence: Evidence) -> None:
+def still_valid(served: x509.Certificate, evidence: Evidence) -> None:
     window = tls.validity(served)
-    need = quantity(profile, "TLS-03", "min_remaining")
-    evidence.measure("valid until", window["not_after"].isoformat(), f">= {need / 86400:.0f} days from now")
-    assert window["valid_now"], f"the certificate is not valid now ({window['not_before']} to {window['not_after']})"
-    assert window["remaining_seconds"] >= need, (
-        f"the certificate expires in {window['remaining_seconds'] / 86400:.0f} days, less than {need / 86400:.0f}")
+    evidence.record("valid", {"from": window["not_before"], "until": window["not_after"]})
+    evidence.expect_true("valid now", window["valid_now"], window["valid_now"], "yes",
+                         message=f"the certificate is not valid now ({window['not_before']} to {window['not_after']})")
+    evidence.expect("time left before expiry", window["remaining_seconds"], "min_remaining")
 
 
 @when("the public endpoint is scanned for TLS", target_fixture="scan")
@@ -93,37 +88,34 @@ def scan(tls_scan: Any) -> Any:
 @then("only TLS 1.2 and TLS 1.3 are accepted")
 def protocols(scan: Any, evidence: Evidence) -> None:
     accepted = tls.accepted_protocols(scan)
-    evidence.measure("protocols accepted", accepted, ["TLS 1.2", "TLS 1.3"])
+    evidence.record("protocols accepted", accepted, source="sslyze")
     old = [p for p in accepted if p not in ("TLS 1.2", "TLS 1.3")]
-    assert not old, f"the endpoint accepts {', '.join(old)}"
+    evidence.expect_none("protocols older than TLS 1.2 accepted", old, message=f"the endpoint accepts {', '.join(old)}")
 
 
 @then("the endpoint complies with Mozilla's intermediate configuration")
 def mozilla(scan: Any, evidence: Evidence) -> None:
     issues = tls.mozilla_intermediate_issues(scan)
-    evidence.measure("ciphers accepted", tls.accepted_ciphers(scan))
-    evidence.measure("Mozilla intermediate issues (sslyze)", issues, "none")
-    assert not issues, "not Mozilla intermediate: " + "; ".join(f"{k}: {v}" for k, v in issues.items())
+    evidence.record("ciphers accepted", tls.accepted_ciphers(scan), source="sslyze")
+    evidence.expect_none("Mozilla intermediate issues", [f"{k}: {v}" for k, v in issues.items()], source="sslyze",
+                         message="not Mozilla intermediate: " + "; ".join(f"{k}: {v}" for k, v in issues.items()))
 
 
 @then("plain HTTP redirects to HTTPS")
 def redirects(target: Target, evidence: Evidence) -> None:
     if not target.http_url:
         raise ProbeError("the profile gives no plain HTTP address to test")
-    try:
-        response = requests.get(f"{target.http_url}/api/v1/students/me", allow_redirects=False, timeout=5)
-    except requests.RequestException as error:
-        raise ProbeError(f"{target.http_url} is unreachable ({type(error).__name__})") from None
+    response = plain_http(target.http_url, "/api/v1/students/me")
     location = response.headers.get("Location", "")
-    evidence.measure("HTTP answer", f"{response.status_code} -> {location}", "301/308 to https://")
-    assert response.status_code in (301, 308) and location.startswith("https://"), (
-        f"plain HTTP answers {response.status_code} {location or ''} instead of redirecting to HTTPS")
+    ok = response.status_code in (301, 308) and location.startswith("https://")
+    evidence.expect_true("plain HTTP answer", {"status": response.status_code, "location": location or "none"}, ok,
+                         "301 or 308 to https://", source=target.http_url,
+                         message=f"plain HTTP answers {response.status_code} {location or ''} instead of redirecting to HTTPS")
 
 
 @then("the endpoint sends HSTS for at least the required time")
-def hsts(scan: Any, profile: Profile, evidence: Evidence) -> None:
+def hsts(scan: Any, evidence: Evidence) -> None:
     max_age = tls.hsts_max_age(scan)
-    need = quantity(profile, "TLS-04", "min_hsts_max_age")
-    evidence.measure("HSTS max-age", max_age, f">= {need:.0f}")
-    assert max_age is not None, "the endpoint sends no Strict-Transport-Security header"
-    assert max_age >= need, f"HSTS max-age is {max_age} s, less than {need:.0f}"
+    evidence.expect_true("Strict-Transport-Security header", max_age is not None, max_age is not None, "sent",
+                         message="the endpoint sends no Strict-Transport-Security header")
+    evidence.expect("HSTS max-age", max_age, "min_hsts_max_age", source="sslyze")

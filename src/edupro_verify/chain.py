@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
+from pydantic import ValidationError
 
-from . import signing
+from . import evidence, signing
+from .evidence import Gate
 
 ROLES = ("technical", "security", "business")
 
@@ -43,22 +45,24 @@ def newest_verified(reports: Path, env: str, release: str) -> dict[int, PhaseRep
     for folder in _runs(reports):
         if not signing.verify(folder).ok:
             continue
-        evidence = json.loads((folder / "evidence.json").read_text())
-        run = evidence["run"]
-        if run["env"] != env or str(run["release"]) != str(release):
+        try:
+            document = evidence.read(folder / "evidence.json")
+        except (ValidationError, ValueError):  # written by an older suite (another schema_version): not a link
             continue
-        for phase, verdict in evidence["phases"].items():
+        run = document.run
+        if run.env != env or run.release != str(release):
+            continue
+        for phase, verdict in document.phases.items():
             if int(phase) == 0:
                 continue
-            found[int(phase)] = PhaseReport(folder, int(phase), verdict["verdict"],
-                                            datetime.fromisoformat(run["started"]),
-                                            datetime.fromisoformat(run["finished"]), manifest_digest(folder))
+            found[int(phase)] = PhaseReport(folder, int(phase), verdict.verdict, run.started, run.finished,
+                                            manifest_digest(folder))
     return found
 
 
 def requirement_status(folder: Path, requirement: str) -> str:
-    found = json.loads((folder / "evidence.json").read_text())["requirements"].get(requirement)
-    return str(found["status"]) if found else "not run"
+    found = evidence.read(folder / "evidence.json").requirements.get(requirement)
+    return found.status if found else "not run"
 
 
 def span_seconds(reports: list[PhaseReport]) -> float:
@@ -91,13 +95,13 @@ class GateClosed(Exception):
     """Phase N asked for without a verified passing report of phase N-1."""
 
 
-def gate(reports: Path, env: str, release: str, phase: int) -> dict[str, Any]:
+def gate(reports: Path, env: str, release: str, phase: int) -> Gate:
     """The predecessor this run builds on (GATE-01); raises GateClosed when there is none."""
     if phase <= 1:
-        return {"phase": phase, "predecessor": None}
+        return Gate(phase=phase)
     earlier = newest_verified(reports, env, release).get(phase - 1)
     if earlier is None or earlier.verdict != "passed":
         state = "failed" if earlier else "missing"
         raise GateClosed(f"phase {phase} needs a verified passing report of phase {phase - 1} for {env} release "
                          f"{release} (it is {state}); run --phase {phase - 1} first, or pass --no-gate to override")
-    return {"phase": phase, "predecessor": earlier.folder.name, "predecessor_manifest_sha256": earlier.manifest_sha256}
+    return Gate(phase=phase, predecessor=earlier.folder.name, predecessor_manifest_sha256=earlier.manifest_sha256)

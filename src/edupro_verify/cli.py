@@ -5,6 +5,7 @@
     edupro-verify verify --chain RUN_DIR...          and each run builds on the one before
     edupro-verify approve RUN_DIR --role R --key KEY --approver NAME
     edupro-verify schema-snapshot --dsn DSN          the expected schema, for specs/schema/
+    edupro-verify schema                             the JSON Schema of evidence.json
 
 Exit codes: 0 verified, 1 verification failed, 2 bad usage.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import chain, signing
+from . import chain, evidence, signing
 from .probes.database import schema_snapshot
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--approver", required=True, help="who approves, e.g. 'Information Security Officer'")
     s = sub.add_parser("schema-snapshot", help="print the schema of a database as specs/schema expects it")
     s.add_argument("--dsn", default=os.environ.get("EDUPRO_SNAPSHOT_DSN"), help="PostgreSQL connection string")
+    sub.add_parser("schema", help=f"print the JSON Schema of evidence.json (schema_version {evidence.SCHEMA_VERSION})")
     return p
 
 
@@ -78,7 +80,7 @@ def verify(args: argparse.Namespace) -> int:
         if args.chain and previous is not None and result.ok:
             gate = json.loads((run_dir / "evidence.json").read_text())["run"].get("gate") or {}
             want = chain.manifest_digest(previous)
-            if gate.get("predecessor_manifest_sha256") != want:
+            if gate.get("predecessor_manifest_sha256") != want:  # read as data: a folder of any schema version
                 print(f"{run_dir}: chain broken: does not build on {previous.name} (manifest {want[:12]}…)")
                 status = FAILED
         previous = run_dir
@@ -115,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             return verify(args)
         if args.command == "approve":
             return approve(args)
+        if args.command == "schema":
+            print(json.dumps(evidence.schema(), indent=2))
+            return OK
         if not args.dsn:
             print("edupro-verify: give --dsn or set EDUPRO_SNAPSHOT_DSN", file=sys.stderr)
             return USAGE

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,3 +162,13 @@ def verify(run_dir: Path, trusted: list[Ed25519PublicKey] | None = None) -> Veri
         result.signature_ok, result.signer = True, fingerprint(key)
         break
     return result
+
+
+def verify_with_standard_tools(run_dir: Path) -> dict[str, tuple[int, str]]:
+    """What an auditor without our tool sees: openssl over the signature, sha256sum over the files (exit, output)."""
+    openssl = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", SIGNER, "-rawin", "-in", MANIFEST,
+                              "-sigfile", SIGNATURE], cwd=run_dir, capture_output=True, text=True, check=False)
+    sums = subprocess.run(["sha256sum", "--check", "--strict", "--quiet", MANIFEST], cwd=run_dir,
+                          capture_output=True, text=True, check=False)
+    return {"openssl": (openssl.returncode, (openssl.stdout or openssl.stderr).strip()[:120]),
+            "sha256sum": (sums.returncode, (sums.stdout or sums.stderr).strip()[:120])}

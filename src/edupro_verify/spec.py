@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .units import UnitError, parse, same_dimension
+from .units import Limit, Quantity, UnitError, parse, same_dimension, typed
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 PHASES = {0: "The suite itself (every run)", 1: "Requirements analysis & infrastructure planning",
@@ -81,6 +81,7 @@ class ProfileFile(Strict):
 
 
 class Profile(Strict):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     name: str
     specs: Path
     description: str
@@ -99,8 +100,25 @@ class Profile(Strict):
                                        "not_applicable_tags": {**self.not_applicable_tags,
                                                                **notes.not_applicable_tags}})
 
+    limits: dict[str, dict[str, Any]] = {}  # requirement -> key -> Limit | Quantity | value, parsed once at load
+
     def threshold(self, requirement: str, key: str) -> Any:
-        return self.requirements[requirement].thresholds[key]
+        """A threshold as steps use it: a Limit, a Quantity, or the value itself (a parameter)."""
+        return self.limits[requirement][key]
+
+    def limit(self, requirement: str, key: str) -> Limit:
+        found = self.threshold(requirement, key)
+        if not isinstance(found, Limit):
+            raise SpecError(f"{requirement}.{key}: {found!r} is not a limit (write a comparator, as '>= 4')")
+        return found
+
+    def quantity(self, requirement: str, key: str) -> float:
+        """A quantity (or a quantity limit's value) in its dimension's base unit: seconds, bytes, Hz, bit/s, ratio."""
+        found = self.threshold(requirement, key)
+        found = found.limit if isinstance(found, Limit) else found
+        if not isinstance(found, Quantity):
+            raise SpecError(f"{requirement}.{key}: {found!r} is not a quantity with a unit")
+        return found.value
 
 
 def _read(path: Path) -> Any:
@@ -136,7 +154,19 @@ def load_requirements(specs: Path = SPECS) -> dict[str, Requirement]:
             catalogue[rid] = Requirement(id=rid, **body)
         except ValidationError as error:
             raise _first_error(path, error, rid) from None
+        _typed(path, rid, catalogue[rid].thresholds)
     return catalogue
+
+
+def _typed(path: Path, rid: str, thresholds: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every threshold of a requirement parsed (limits, quantities); a bad comparator or unit names file and key."""
+    parsed = {}
+    for key, value in thresholds.items():
+        try:
+            parsed[key] = typed(value, key)
+        except UnitError as error:
+            raise SpecError(f"{path}: {prefix}{rid}.{key}: {error}") from None
+    return parsed
 
 
 def available_environments(specs: Path = SPECS) -> list[str]:
@@ -157,7 +187,7 @@ def _apply_thresholds(path: Path, catalogue: dict[str, Requirement],
         for key, value in values.items():
             if key not in base:
                 raise SpecError(f"{path}: thresholds.{rid}.{key}: unknown threshold (known: {', '.join(base) or 'none'})")
-            problem = same_dimension(base[key], value)
+            problem = same_dimension(base[key], value, key)
             if problem:
                 raise SpecError(f"{path}: thresholds.{rid}.{key}: {problem}")
             base[key] = value
@@ -186,6 +216,7 @@ def load_profile(env: str, specs: Path = SPECS) -> Profile:
         parse(file.load.duration)
     except UnitError as error:
         raise SpecError(f"{path}: load.duration: {error}") from None
+    limits = {rid: _typed(path, rid, req.thresholds, "thresholds.") for rid, req in catalogue.items()}
     return Profile(name=env, specs=specs, description=file.description, target=file.target, load=file.load,
                    requirements=catalogue, relaxed=relaxed, not_applicable=file.not_applicable,
-                   not_applicable_tags=file.not_applicable_tags, drivers=file.drivers)
+                   not_applicable_tags=file.not_applicable_tags, drivers=file.drivers, limits=limits)

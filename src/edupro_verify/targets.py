@@ -18,6 +18,7 @@ import urllib3
 import yaml
 
 from .errors import ProbeError, TargetError
+from .inventory import Inventory
 from .spec import Profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +59,7 @@ class Target:
     paths: dict[str, Path]
     secrets: Secrets
     driver: str = "remote"
-    status: dict[str, Any] = field(default_factory=dict)
+    inventory: Inventory = field(default_factory=Inventory)
     deploy_command: Path | None = None
     tier_hosts: dict[str, list[str]] = field(default_factory=dict)
 
@@ -76,7 +77,7 @@ class Target:
     @property
     def containers(self) -> dict[str, str]:
         """Service -> container name, when the stack runs in containers (deploy.sh's compose driver)."""
-        return dict(self.status.get("containers", {}))
+        return dict(self.inventory.containers)
 
     def service_host(self, service: str) -> Any:
         """Where a service's own programs run: its container, or the target host."""
@@ -185,7 +186,8 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                   server_name=spec.server_name or status.get("server_name", ""),
                   prometheus_url=(spec.prometheus_url or status.get("prometheus_url", "")).rstrip("/"),
                   database=database, cache={**status.get("cache", {}), **spec.cache}, paths=paths,
-                  secrets=secrets, driver=status.get("driver", "remote"), status=status, tier_hosts=spec.hosts,
+                  secrets=secrets, driver=status.get("driver", "remote"),
+                  inventory=Inventory.from_status(status) if status else Inventory(), tier_hosts=spec.hosts,
                   deploy_command=repo / "deploy.sh" if status else None)
 
 

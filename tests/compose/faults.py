@@ -130,5 +130,5 @@ FAULTS = [
                    lambda s: subprocess.run(["groupmod", "-n", "docker-fault", "docker"], check=True),
                    lambda s: subprocess.run(["groupmod", "-n", "docker", "docker-fault"], check=True)),
     ContainerFault("docker-too-old", "the profile asks Docker Engine and Compose 99", ("SW-02", "SW-03"),
-                   thresholds={"SW-02": {"min_version": "99.0.0"}, "SW-03": {"min_version": "99.0.0"}}),
+                   thresholds={"SW-02": {"min_version": ">= 99.0.0"}, "SW-03": {"min_version": ">= 99.0.0"}}),
 ]

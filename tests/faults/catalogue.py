@@ -306,18 +306,18 @@ FAULTS: list[Fault] = [
 
 # Checks whose subject a test cannot break on this machine: seen red against thresholds it cannot meet.
 FAULTS += [
-    Fault("too-few-cores", "the profile asks 64 cores", ("HW-01",), Thresholds({"HW-01": {"min_cores": 64}})),
-    Fault("too-little-memory", "the profile asks 4 TB of memory", ("HW-02",), Thresholds({"HW-02": {"min_memory": "4 TB"}})),
+    Fault("too-few-cores", "the profile asks 64 cores", ("HW-01",), Thresholds({"HW-01": {"min_cores": ">= 64"}})),
+    Fault("too-little-memory", "the profile asks 4 TB of memory", ("HW-02",), Thresholds({"HW-02": {"min_memory": ">= 4 TB"}})),
     Fault("too-little-storage", "the profile asks 1000 TB of storage", ("HW-03",),
-          Thresholds({"HW-03": {"min_storage": "1000 TB"}})),
+          Thresholds({"HW-03": {"min_storage": ">= 1000 TB"}})),
     Fault("too-little-bandwidth", "the profile asks 10000 Gbps between tiers", ("HW-04",),
-          Thresholds({"HW-04": {"min_bandwidth": "10000 Gbps"}})),
-    Fault("nginx-too-old", "the profile asks nginx 99", ("SW-04",), Thresholds({"SW-04": {"min_version": "99.0.0"}})),
-    Fault("postgresql-too-old", "the profile asks PostgreSQL 99", ("SW-05",), Thresholds({"SW-05": {"min_version": "99.0"}})),
+          Thresholds({"HW-04": {"min_bandwidth": ">= 10000 Gbps"}})),
+    Fault("nginx-too-old", "the profile asks nginx 99", ("SW-04",), Thresholds({"SW-04": {"min_version": ">= 99.0.0"}})),
+    Fault("postgresql-too-old", "the profile asks PostgreSQL 99", ("SW-05",), Thresholds({"SW-05": {"min_version": ">= 99.0"}})),
     Fault("no-room-for-migration", "the profile asks a million times the database size free", ("DB-02",),
-          Thresholds({"DB-02": {"free_space_factor": 1000000}})),
+          Thresholds({"DB-02": {"free_space_factor": ">= 1000000"}})),
     Fault("model-below-floor", "the profile asks 99.9 % held-out accuracy", ("ML-01",),
-          Thresholds({"ML-01": {"min_accuracy": "99.9 %"}})),
+          Thresholds({"ML-01": {"min_accuracy": ">= 99.9 %"}})),
 ]
 
 # Requirements without a fault here or among the container faults (tests/compose/faults.py), and where they

@@ -56,10 +56,18 @@ SPEC_CASES = {
     "load users wrong type": (edit_yaml(DEV, lambda d: d["load"].update(users="many")), "load.users"),
     "load duration without unit": (edit_yaml(DEV, lambda d: d["load"].update(duration="15")), "load.duration"),
     "threshold of the wrong unit": (edit_yaml(DEV, lambda d: d["thresholds"].update(
-        {"PERF-01": {"reason": "r", "max_p95": "100 GB"}})), "thresholds.PERF-01.max_p95: expected a duration"),
+        {"PERF-01": {"reason": "r", "max_p95": "<= 100 GB"}})), "thresholds.PERF-01.max_p95: expected a duration"),
+    "threshold without comparator": (edit_yaml(DEV, lambda d: d["thresholds"].update(
+        {"PERF-01": {"reason": "r", "max_p95": "100 ms"}})), "thresholds.PERF-01.max_p95: expected a limit like '<= 100 ms'"),
+    "threshold with its comparator flipped": (edit_yaml(DEV, lambda d: d["thresholds"].update(
+        {"PERF-01": {"reason": "r", "max_p95": ">= 100 ms"}})), "thresholds.PERF-01.max_p95: the comparator must stay '<='"),
+    "threshold with an unknown comparator": (edit_yaml(DEV, lambda d: d["thresholds"].update(
+        {"HW-02": {"reason": "r", "min_memory": "=> 2 GB"}})), "thresholds.HW-02.min_memory: expected a limit like"),
+    "catalogue limit with an unknown unit": (edit_yaml("requirements.yaml", lambda d: d["HW-02"].update(
+        thresholds={"min_memory": ">= 8 parsecs"})), "requirements.yaml: HW-02.min_memory: '8 parsecs' is not a quantity"),
     "threshold unknown key": (edit_yaml(DEV, lambda d: d["thresholds"].update(
-        {"HW-02": {"reason": "r", "min_ram": "2 GB"}})), "thresholds.HW-02.min_ram: unknown threshold"),
-    "threshold without reason": (edit_yaml(DEV, lambda d: d["thresholds"].update({"HW-02": {"min_memory": "2 GB"}})),
+        {"HW-02": {"reason": "r", "min_ram": ">= 2 GB"}})), "thresholds.HW-02.min_ram: unknown threshold"),
+    "threshold without reason": (edit_yaml(DEV, lambda d: d["thresholds"].update({"HW-02": {"min_memory": ">= 2 GB"}})),
                                  "thresholds.HW-02.reason: missing"),
     "threshold of an unknown requirement": (edit_yaml(DEV, lambda d: d["thresholds"].update(
         {"HW-99": {"reason": "r"}})), "thresholds.HW-99: no such requirement"),

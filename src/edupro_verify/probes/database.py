@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,14 @@ def index_names(conn: psycopg.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'").fetchall()}
 
 
+def password_hashes(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT password_hash FROM users").fetchall()]
+
+
+def public_tables(conn: psycopg.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
+
+
 def database_size(conn: psycopg.Connection) -> int:
     return int(scalar(conn, "SELECT pg_database_size(current_database())"))
 
@@ -178,3 +187,23 @@ class Scratch:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def next_wal(name: str) -> str:
+    timeline, log, seg = name[:8], int(name[8:16], 16), int(name[16:24], 16)
+    position = log * 256 + seg + 1
+    return f"{timeline}{position // 256:08X}{position % 256:08X}"
+
+
+def archive_status(conn: psycopg.Connection) -> dict[str, Any]:
+    """WAL archiving as the server reports it, and how old the oldest change not yet archived is."""
+    mode = scalar(conn, "SHOW archive_mode")
+    row = conn.execute("""SELECT archived_count, last_archived_wal, last_archived_time, failed_count,
+                                 last_failed_time FROM pg_stat_archiver""").fetchone()
+    current, offset = conn.execute(
+        "SELECT file_name, file_offset FROM pg_walfile_name_offset(pg_current_wal_insert_lsn())").fetchone()
+    archived, last_wal, last_time, failed, failed_time = row
+    nothing_new = last_wal is not None and current == next_wal(last_wal) and offset <= 8192
+    at_risk = 0.0 if nothing_new or last_time is None else (datetime.now(UTC) - last_time).total_seconds()
+    return {"mode": mode, "archived": archived, "last_wal": last_wal, "last_time": last_time, "failed": failed,
+            "failed_time": failed_time, "at_risk_seconds": at_risk}

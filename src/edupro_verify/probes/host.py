@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProbeError
+from ..units import parse
 
 
 def run(host: Any, command: str, *args: str) -> str:
@@ -122,3 +124,31 @@ def link_speeds_mbps(host: Any) -> dict[str, int]:
             if value > 0:
                 speeds[name] = value
     return speeds
+
+
+def capacity_plan(thresholds: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """The paper's formula (§2.1.2): base x max(1, users / step) x margin, rounded up, per component."""
+    t = thresholds
+    scale = max(1.0, t["expected_users"] / t["users_per_scale_step"])
+    plan = {}
+    for name, base in t["components"].items():
+        plan[name] = {"cores": math.ceil(base["cores"] * scale * t["cpu_margin"]),
+                      "memory_gb": math.ceil(parse(base["memory"]).value / 1e9 * scale * t["memory_margin"]),
+                      "storage_gb": math.ceil(parse(base["storage"]).value / 1e9 * scale * t["storage_margin"])}
+    return plan
+
+
+@dataclass
+class Firewall:
+    status: str  # active / inactive
+    defaults: str  # "deny (incoming), allow (outgoing)"
+    allowed_in: list[str]  # inbound ALLOW rules, "22/tcp" for SSH whatever ufw calls it
+
+
+def ufw_state(verbose_status: str) -> Firewall:
+    """What `ufw status verbose` says: state, default policies and the inbound rules it allows."""
+    status = re.search(r"^Status: (\w+)", verbose_status, re.M)
+    defaults = re.search(r"^Default: (.*?)(?:, \w+ \(routed\))?$", verbose_status, re.M)
+    rules = {m.group(1).replace(" (v6)", "") for m in re.finditer(r"^(\S+(?: \(v6\))?)\s+ALLOW IN", verbose_status, re.M)}
+    allowed = sorted({"22/tcp" if r in ("22", "OpenSSH", "SSH") else r for r in rules})
+    return Firewall(status.group(1) if status else "unknown", defaults.group(1).strip() if defaults else "", allowed)

@@ -45,6 +45,14 @@ class Api:
         return str(response.json()["access_token"])
 
 
+def plain_http(url: str, path: str) -> requests.Response:
+    """One request over plain HTTP, redirects not followed (to see where it sends a client)."""
+    try:
+        return requests.get(f"{url}{path}", allow_redirects=False, timeout=5)
+    except requests.RequestException as error:
+        raise ProbeError(f"{url} is unreachable ({type(error).__name__})") from None
+
+
 @dataclass
 class ProbeCount:
     requests: int = 0

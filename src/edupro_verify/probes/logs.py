@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ..targets import Target
 from . import containers
 
@@ -29,3 +31,15 @@ def application_lines(target: Target, last: int = 200) -> dict[str, list[str]]:
     names = [f for f in target.host.run(f"ls -1 {folder}").stdout.split()
              if f.startswith("backend-") or f == "nginx-access.log"]
     return {f: target.host.file(f"{folder}/{f}").content_string.splitlines()[-last:] for f in names}
+
+
+def non_json_lines(lines_by_log: dict[str, list[str]]) -> dict[str, int]:
+    """How many lines of each log are not a JSON document."""
+    bad: dict[str, int] = {}
+    for name, lines in lines_by_log.items():
+        for line in lines:
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                bad[name] = bad.get(name, 0) + 1
+    return bad

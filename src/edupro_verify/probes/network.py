@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -9,9 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from ..errors import ProbeError
+
+if TYPE_CHECKING:
+    from ..targets import Target
 
 NAMESPACE = "edupro-probe"
 HOST_SIDE, OUTSIDE = "10.250.0.1", "10.250.0.2"
@@ -100,3 +105,37 @@ def loopback_throughput_mbps(megabytes: int = 64) -> float:
     elapsed = time.perf_counter() - started
     server.close()
     return received * 8 / elapsed / 1e6
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def tiers(target: Target) -> dict[str, list[tuple[str, int]]]:
+    """The addresses of each tier: the web tier from the profile's URLs, the application tier from the target's
+    inventory (running backend colours), the data tier from the profile's database and cache."""
+    web = [int(urlparse(target.base_url).port or 443)]
+    if target.http_url:
+        web.append(int(urlparse(target.http_url).port or 80))
+    app = [a for name, svc in target.inventory.services.items() if name.startswith("backend_") and svc.running
+           for a in svc.addresses]
+    data = [(str(target.database["host"]), int(target.database["port"])),
+            (str(target.cache["host"]), int(target.cache["port"]))]
+    return {"web": [("0.0.0.0", p) for p in web], "app": app, "data": data}
+
+
+def reachability(target: Target) -> dict[str, Any]:
+    """Connect attempts to every tier: from outside the host (a network namespace, or directly to a remote
+    address), from where the web tier runs to the application tier, from the application tier to the data."""
+    t = tiers(target)
+    ports = [p for tier in t.values() for _, p in tier]
+    hostname = urlparse(target.base_url).hostname or ""
+    outside = from_outside(ports) if hostname in LOOPBACK else direct(hostname, ports)
+    web = target.service_host("proxy")
+    app = target.service_host(target.inventory.live_backend)
+    return {"tiers": t, "outside": outside,
+            "web_to_app": {f"{a}:{p}": from_host(web, a, p) for a, p in t["app"]},
+            "app_to_data": {f"{a}:{p}": from_host(app, a, p) for a, p in t["data"]}}
+
+
+def in_subnet(address: str | None, subnet: str) -> bool:
+    return bool(address) and ipaddress.ip_address(address) in ipaddress.ip_network(subnet)

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from ..targets import Target
 from . import host
+
+AFFINITY = ("ip_hash", "hash ", "sticky", "least_conn", "random")
 
 
 def configuration(target: Target) -> str:
     """The proxy's whole effective configuration, as `nginx -T` prints it, where nginx runs (its container or the
     target host), with the configuration file the stack's status names."""
-    conf = target.status.get("services", {}).get("proxy", {}).get("config")
+    conf = target.inventory.proxy_config()
     command = f"nginx -T -c {conf}" if conf else "nginx -T"
     return host.run(target.service_host("proxy"), command)
+
+
+@dataclass
+class Upstream:
+    text: str  # the upstream block, whitespace collapsed
+    affinity: list[str]  # directives that replace round robin or pin clients to a server
+    health_checked: bool  # passive health checks declared (max_fails)
+    present: bool = True
+
+
+def upstream(configuration_text: str) -> Upstream:
+    found = re.search(r"upstream\s+\S+\s*\{([^}]*)\}", configuration_text)
+    if not found:
+        return Upstream("", [], False, present=False)
+    body = found.group(1)
+    return Upstream(" ".join(body.split()), [d.strip() for d in AFFINITY if d in body], "max_fails" in body)

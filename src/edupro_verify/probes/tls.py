@@ -112,6 +112,11 @@ def key_matches(certificate: x509.Certificate, key_pem: bytes) -> bool:
     return key.public_key().public_bytes(enc, pub) == certificate.public_key().public_bytes(enc, pub)
 
 
+def same_certificate(first: x509.Certificate, second: x509.Certificate) -> bool:
+    der = serialization.Encoding.DER
+    return first.public_bytes(der) == second.public_bytes(der)
+
+
 @dataclass
 class Names:
     common_name: str

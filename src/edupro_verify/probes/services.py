@@ -1,0 +1,94 @@
+"""The services as they run: present and answering, when each started, each one's health check (ARCH-01..03)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..targets import Target
+from . import containers as container_probe
+from . import host as host_probe
+from . import network
+from .http import Api
+
+
+def architecture(specs: Path) -> dict[str, Any]:
+    """The services the architecture specification declares (specs/architecture.yaml)."""
+    return dict(yaml.safe_load((specs / "architecture.yaml").read_text())["services"])
+
+
+def presence(target: Target, declared: dict[str, Any]) -> dict[str, Any]:
+    """For each declared service: which of its entries run, and whether each of their addresses answers."""
+    states = target.inventory.known()
+    found: dict[str, Any] = {}
+    for name, spec in declared.items():
+        running = [s for s in spec["status"] if s in states and states[s].running]
+        answering = [network.from_host(target.host, "127.0.0.1" if host == "0.0.0.0" else host, port)
+                     for entry in running for host, port in states[entry].addresses]
+        found[name] = {"running": running, "answers": bool(answering) and all(answering)}
+    return found
+
+
+def start_ticks(target: Target, pattern: str) -> int | None:
+    """When the oldest process whose command line contains PATTERN started (clock ticks since boot)."""
+    table = host_probe.run(target.host, "ps -eww -o pid=,args=").splitlines()
+    ticks = []
+    for pid in (line.split(None, 1)[0] for line in table if pattern in line):
+        stat = target.host.run(f"cat /proc/{pid}/stat")
+        if stat.rc == 0:
+            ticks.append(int(stat.stdout.rsplit(")", 1)[1].split()[19]))
+    return min(ticks) if ticks else None
+
+
+def start_times(target: Target) -> dict[str, Any]:
+    """When the database, the cache and the live backend started: Docker's clock for containers, clock ticks since
+    boot for processes (None: not running)."""
+    inventory = target.inventory
+    if target.containers:
+        found = container_probe.of_target(target)
+        return {name: container_probe.started_at(found[service]).isoformat()
+                for name, service in (("database", "database"), ("cache", "cache"), ("backend", inventory.live_backend))}
+    live = inventory.live_instances()
+    port = live[0][1] if live else 0
+    return {"database": start_ticks(target, "bin/postgres "), "cache": start_ticks(target, "redis-server"),
+            "backend": start_ticks(target, f"edupro_api.main:app --host 127.0.0.1 --port {port}")}
+
+
+def _ping(target: Target) -> bool:
+    try:
+        return bool(target.redis().ping())
+    except Exception:  # any failure to answer PING is a failed health check
+        return False
+
+
+def health_checks(target: Target, api: Api) -> dict[str, Any]:
+    """Each service's own health check, and the backend's declared one (`declared`)."""
+    if target.containers:
+        return _container_health_checks(target, api)
+    db = target.database
+    conf = target.inventory.proxy_config()
+    backend = target.inventory.services.get("backend_blue")
+    return {
+        "backend": api.get("/health").status_code == 200,
+        "database": target.host.run(f"pg_isready -q -h {db['host']} -p {db['port']}").rc == 0
+        or target.host.run(f"/usr/lib/postgresql/15/bin/pg_isready -q -h {db['host']} -p {db['port']}").rc == 0,
+        "cache": _ping(target),
+        "proxy": target.host.run(f"nginx -t -q -c {conf}" if conf else "nginx -t -q").rc == 0,
+        "frontend": api.get("/").status_code == 200,
+        "declared": backend.healthcheck.model_dump(exclude={"path"}) if backend and backend.healthcheck else {},
+    }
+
+
+def _container_health_checks(target: Target, api: Api) -> dict[str, Any]:
+    """Docker's verdict of each container's own health check (all but the idle backend colour, which may be
+    stopped between releases), the API's beside it, and the backend's declared check as Docker holds it."""
+    live_name = target.inventory.live_backend
+    found = {name: c for name, c in container_probe.of_target(target).items()
+             if not name.startswith("backend_") or name == live_name}
+    checks: dict[str, Any] = {name: container_probe.health(c) == "healthy" for name, c in found.items()}
+    checks["backend through the proxy"] = api.get("/health").status_code == 200
+    live = found.get(live_name)
+    checks["declared"] = container_probe.declared_healthcheck(live) if live else {}
+    return checks
