@@ -139,6 +139,8 @@ main() {
       if [ "${1:-}" = "--faults" ]; then suites=(tests/faults tests/compose/test_container_faults.py); shift
       elif [ "${1:-}" = "--compose" ]; then suites=(tests/compose); shift
       elif [ "${1:-}" = "--local" ]; then suites=(tests --ignore=tests/compose); shift; fi
+      say "ruff: lint and the step modules' import rule (step_defs/ruff.toml)"
+      (cd "$ROOT" && "$VENV/bin/ruff" check --quiet .) || { say "ruff found problems (above); fix them first"; exit 1; }
       cd "$ROOT" && exec "$PY" -m pytest "${suites[@]}" "$@" ;;
     *)
       say "unknown verb '$verb'; run ./deploy.sh --help"; exit $EXIT_USAGE ;;

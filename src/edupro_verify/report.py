@@ -77,6 +77,7 @@ th{background:#eef1f5}
 #matrix col.why{width:20%}
 .facts{margin:0;padding:0;list-style:none}.facts>li{margin:0 0 .3rem}
 .facts table{width:auto;max-width:100%;margin:.15rem 0}.facts td,.facts th{font-size:.8rem;padding:.1rem .3rem}
+.facts th{white-space:nowrap;overflow-wrap:normal}
 .facts ul{margin:.1rem 0;padding-left:1.1rem}
 .ok{color:#0b5a24;font-weight:700}.ko{color:#8a1010;font-weight:700}.rec{color:#6b7280}
 .limit{color:#454b55}.src{color:#6b7280;font-size:.8rem}.meta{color:#6b7280;font-size:.8rem}

@@ -112,6 +112,8 @@ class Target:
 
     def connect_db(self, dbname: str | None = None) -> psycopg.Connection:
         db = self.database
+        if "host" not in db:
+            raise ProbeError("the profile names no database: add target.database (host, port, name, user)")
         if not self.secrets.database_password:
             raise ProbeError(f"no database password in the secrets; set it in {SECRETS_VARIABLE}")
         try:
@@ -123,6 +125,8 @@ class Target:
 
     def redis(self, password: str | None | bool = True) -> redis.Redis:
         """A client; password=True uses the secret, None connects without one."""
+        if "host" not in self.cache:
+            raise ProbeError("the profile names no cache: add target.cache (host, port)")
         secret = self.secrets.redis_password if password is True else password
         # retry=None: redis-py 7 retries a refused command with back-off for seconds; a probe wants one answer.
         return redis.Redis(host=self.cache["host"], port=self.cache["port"], password=secret or None,
@@ -192,12 +196,20 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
 
 
 def preflight(target: Target) -> None:
-    """Refuse a target that is not there or whose credentials are wrong (one line, before any check)."""
+    """Refuse a target that is not there or whose credentials are wrong (one line, before any check). A profile
+    that names no database or no cache is not refused: the checks that need one report an error naming the key."""
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     try:
         target.http().get(f"{target.base_url}/", timeout=5, verify=False)
     except requests.RequestException as error:
         raise TargetError(f"{target.base_url} is unreachable ({type(error).__name__}); is the stack up?") from None
+    if "host" in target.database:
+        _preflight_database(target)
+    if "host" in target.cache:
+        _preflight_cache(target)
+
+
+def _preflight_database(target: Target) -> None:
     try:
         target.connect_db().close()
     except ProbeError as error:
@@ -205,6 +217,9 @@ def preflight(target: Target) -> None:
             raise TargetError(f"the database refused the password for {target.database['user']}; "
                               "check the secrets") from None
         raise TargetError(f"{error}; check target.database in the profile") from None
+
+
+def _preflight_cache(target: Target) -> None:
     try:
         target.redis().ping()
     except redis.AuthenticationError as error:

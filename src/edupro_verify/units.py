@@ -113,8 +113,10 @@ class Limit:
 
 
 def is_limit(value: object) -> bool:
+    """Written as a limit: a string that opens with a comparator sign (a mistyped one, as '=> 3', is then refused
+    by parse_limit rather than taken for a value), or a one-key collection mapping."""
     if isinstance(value, str):
-        return bool(_LIMIT.match(value))
+        return bool(re.match(r"^\s*[<>=!]", value))
     return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in COLLECTION
 
 

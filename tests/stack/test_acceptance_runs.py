@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
-from tests.helpers import one_clear_line, run_suite, server_errors
+from tests.helpers import one_clear_line, run_cli, run_suite, server_errors
 
 from .test_api import owner_connection
 
@@ -33,11 +34,23 @@ def test_clean_stack_is_green_every_time_and_left_untouched(stack: dict[str, Any
         bad = {rid: r["reason"] for rid, r in evidence["requirements"].items() if r["status"] in ("failed", "error", "not_covered")}
         assert result.returncode == 0 and not bad, (f"run {attempt} of {BASELINE_RUNS}: {bad or result.stdout[-1500:]}; "
                                                     f"the servers logged: {server_errors(stack, started)}")
+        assert_valid_evidence(evidence)
     print(f"clean baseline: {BASELINE_RUNS} consecutive runs, no failed and no error result")
     assert checksums(stack) == before, "the suite changed the business tables"
     with owner_connection(stack) as conn:
         leftovers = conn.execute("SELECT count(*) FROM users WHERE username LIKE 'edupro-verify%'").fetchone()[0]
     assert leftovers == 0
+
+
+def assert_valid_evidence(evidence: dict[str, Any]) -> None:
+    """A real run's evidence.json validates against the schema `edupro-verify schema` prints, and every
+    measurement says whether it was compared (passed, failed) or only recorded."""
+    printed = run_cli("schema")
+    assert printed.returncode == 0, printed.stderr
+    jsonschema.validate(evidence, json.loads(printed.stdout))
+    assert evidence["schema_version"] == 2
+    verdicts = {m["verdict"] for r in evidence["requirements"].values() for m in r["measured"]}
+    assert verdicts <= {"passed", "failed", "recorded"} and "passed" in verdicts
 
 
 def profile_with(tmp_path: Path, target: dict[str, Any]) -> Path:

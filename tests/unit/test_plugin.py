@@ -1,0 +1,158 @@
+"""The plugin on its own, with pytester: a feature, a profile and steps in a temporary folder, no EduPro stack.
+
+Each result the suite can give (passed, failed, error, not applicable, waived, not covered) comes out of a real
+`pytest --env` run, with the evidence typed, the generated failure sentence and the exit code."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from edupro_verify.evidence import schema
+
+pytest_plugins = ["pytester"]
+
+REQUIREMENTS = """
+T-01: {title: enough widgets, phase: 1, severity: high, source: test, thresholds: {min_widgets: ">= 3"}}
+T-02: {title: fast enough, phase: 1, severity: high, source: test, thresholds: {max_latency: "<= 100 ms"}}
+T-03: {title: a check that cannot look, phase: 1, severity: low, source: test}
+T-04: {title: not for this lab, phase: 1, severity: low, source: test}
+T-05: {title: waived for now, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 10"}}
+T-06: {title: nobody wrote a scenario, phase: 1, severity: low, source: test}
+"""
+FEATURE = """@phase-1
+Feature: the plugin's own lab
+  @REQ-T-01
+  Scenario: widgets are counted
+    Then there are 5 widgets
+
+  @REQ-T-02
+  Scenario: latency is measured
+    Then the latency is 250 ms
+
+  @REQ-T-03
+  Scenario: the probe cannot reach its subject
+    Then the probe gives up
+
+  @REQ-T-04
+  Scenario: a check the profile rules out
+    Then there are 5 widgets
+
+  @REQ-T-05
+  Scenario: a waived shortfall
+    Then there are 5 widgets
+"""
+STEPS = """
+from pytest_bdd import parsers, scenarios, then
+
+from edupro_verify.errors import ProbeError
+
+scenarios("lab.feature")
+
+
+@then(parsers.parse("there are {count:d} widgets"))
+def widgets(count, evidence):
+    evidence.record("widget colour", "blue", source="the lab")
+    evidence.expect("widgets", count, "min_widgets", source="the lab")
+
+
+@then(parsers.parse("the latency is {ms:d} ms"))
+def latency(ms, evidence):
+    evidence.expect("p95 latency", ms / 1000, "max_latency")
+
+
+@then("the probe gives up")
+def gives_up():
+    raise ProbeError("the lab's probe is unreachable; add target.lab_probe to the profile")
+"""
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[str]:
+    """Something to answer the preflight's GET / (the plugin refuses a target that is not there)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def lab(pytester: pytest.Pytester, web: str) -> Path:
+    specs = pytester.path / "specs"
+    (specs / "environments").mkdir(parents=True)
+    (specs / "requirements.yaml").write_text(REQUIREMENTS)
+    (specs / "environments" / "lab.yaml").write_text(
+        f"description: the plugin's lab\ntarget: {{base_url: '{web}'}}\n"
+        "load: {users: 1, spawn_rate: 1, duration: 1 s}\n"
+        "not_applicable: {T-04: the lab has no such subject}\n")
+    expires = date.today() + timedelta(days=30)
+    (specs / "waivers.yaml").write_text(
+        f"waivers:\n  - requirement: T-05\n    justification: widgets on order until next month\n"
+        f"    approver: Lab Lead\n    expires: {expires}\n")
+    (pytester.path / "features").mkdir()
+    (pytester.path / "features" / "lab.feature").write_text(FEATURE)
+    pytester.makeini("[pytest]\nbdd_features_base_dir = features\n")
+    pytester.makeconftest('pytest_plugins = ["edupro_verify.plugin"]\n')
+    pytester.makepyfile(test_lab=STEPS)
+    (pytester.path / "secrets.yaml").write_text("{}\n")
+    return specs
+
+
+def run(pytester: pytest.Pytester, specs: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[pytest.RunResult, dict]:
+    monkeypatch.setenv("EDUPRO_VERIFY_SECRETS", str(pytester.path / "secrets.yaml"))
+    monkeypatch.delenv("EDUPRO_SIGNING_KEY", raising=False)
+    reports = pytester.path / "reports"
+    result = pytester.runpytest_subprocess("--env", "lab", f"--specs={specs}", f"--reports-dir={reports}",
+                                           "-p", "no:cacheprovider", "-p", "no:randomly")
+    evidence = json.loads((reports / "latest" / "evidence.json").read_text())
+    return result, evidence
+
+
+def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result, evidence = run(pytester, lab, monkeypatch)
+    statuses = {rid: r["status"] for rid, r in evidence["requirements"].items()}
+    assert statuses == {"T-01": "passed", "T-02": "failed", "T-03": "error", "T-04": "not_applicable",
+                        "T-05": "waived", "T-06": "not_covered"}
+    assert result.ret == 1  # a failed check makes the run fail
+    jsonschema.validate(evidence, schema())
+
+
+def test_the_failure_sentence_is_generated_from_the_spec(pytester: pytest.Pytester, lab: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _, evidence = run(pytester, lab, monkeypatch)
+    reasons = {rid: r["reason"] for rid, r in evidence["requirements"].items()}
+    assert reasons["T-02"] == "latency is measured: p95 latency is 250 ms, the profile requires <= 100 ms"
+    assert reasons["T-03"] == ("the probe cannot reach its subject: could not run: the lab's probe is unreachable; "
+                               "add target.lab_probe to the profile")
+    assert reasons["T-04"] == "the lab has no such subject"
+    assert "waived until" in reasons["T-05"] and "Lab Lead" in reasons["T-05"]
+    assert "Error" not in json.dumps(reasons)  # no exception class names reach a report
+
+
+def test_measurements_are_data(pytester: pytest.Pytester, lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, evidence = run(pytester, lab, monkeypatch)
+    widgets = evidence["requirements"]["T-01"]["measured"]
+    assert widgets == [
+        {"what": "widget colour", "value": "blue", "unit": "", "comparator": None, "limit": None,
+         "verdict": "recorded", "source": "the lab", "requirement": None},
+        {"what": "widgets", "value": 5, "unit": "", "comparator": ">=", "limit": 3, "verdict": "passed",
+         "source": "the lab", "requirement": "T-01"}]
+    latency = evidence["requirements"]["T-02"]["measured"][0]
+    assert (latency["value"], latency["unit"], latency["limit"], latency["verdict"]) == (250.0, "ms", 100.0, "failed")
+    assert evidence["requirements"]["T-05"]["measured"][1]["limit"] == 10  # the waived requirement's own limit
+
+
+def test_a_bad_comparator_is_refused_at_load(pytester: pytest.Pytester, lab: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    (lab / "requirements.yaml").write_text(REQUIREMENTS.replace('">= 3"', '"=> 3"'))
+    monkeypatch.setenv("EDUPRO_VERIFY_SECRETS", str(pytester.path / "secrets.yaml"))
+    result = pytester.runpytest_subprocess("--env", "lab", f"--specs={lab}", "-p", "no:cacheprovider")
+    assert result.ret == 4
+    assert "requirements.yaml: T-01.min_widgets: '=> 3' is not a limit" in result.stderr.str()
