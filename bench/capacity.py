@@ -15,7 +15,7 @@ from edupro_verify.probes.fixtures import Fixtures, Person
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import load_profile, load_requirements
 from edupro_verify.targets import resolve
-from edupro_verify.units import parse
+from edupro_verify.units import parse_limit
 
 from .common import Figure, progress
 
@@ -29,8 +29,8 @@ LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", re.MULTILINE)
 
 def capacity(quick: bool) -> list[Figure]:
     seed = load_requirements()  # the paper's numbers, not a profile's relaxed ones
-    sla_ms = parse(str(seed["PERF-01"].thresholds["max_p95"])).value * 1000
-    max_errors = parse(str(seed["PERF-02"].thresholds["max_error_rate"])).value
+    sla_ms = parse_limit(seed["PERF-01"].thresholds["max_p95"]).limit.value * 1000
+    max_errors = parse_limit(seed["PERF-02"].thresholds["max_error_rate"]).limit.value
     seconds = 10 if quick else 30
     target = resolve(load_profile("development"))
     data = Fixtures(target)

@@ -22,7 +22,7 @@ def profile_with_hosts(tmp_path: Path, min_cores: int | None = None) -> Path:
     data = yaml.safe_load(path.read_text())
     data["target"]["hosts"] = HOSTS
     if min_cores:
-        data["thresholds"]["HW-01"]["min_cores"] = min_cores
+        data["thresholds"]["HW-01"]["min_cores"] = f">= {min_cores}"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return specs
 
@@ -38,14 +38,14 @@ def test_every_host_of_every_tier_is_checked(stack: dict[str, Any], tmp_path: Pa
     statuses = {rid: evidence["requirements"][rid]["status"] for rid in ("HW-01", "HW-02", "SW-01", "ENV-01", "ENV-02")}
     assert set(statuses.values()) == {"passed"}, statuses
     assert evidence["target"]["hosts"] == ["web local://", "database local://"]
-    measured = {m["what"] for s in evidence["scenarios"] for m in s["measurements"]}
+    measured = {(m["source"], m["what"]) for s in evidence["scenarios"] for m in s["measurements"]}
     for label in ("web local://", "database local://"):
-        assert {f"{label}: cores", f"{label}: memory", f"{label}: operating system",
-                f"{label}: host", f"{label}: missing base packages"} <= measured, sorted(measured)
+        assert {(label, "cores"), (label, "memory"), (label, "operating system"), (label, "disk"),
+                (label, "installed base packages")} <= measured, sorted(measured)
 
 
 def test_a_failing_host_is_named(stack: dict[str, Any], tmp_path: Path) -> None:
     evidence = evidence_of(tmp_path, profile_with_hosts(tmp_path, min_cores=64))
     reason = evidence["requirements"]["HW-01"]["reason"]
     assert evidence["requirements"]["HW-01"]["status"] == "failed"
-    assert "web local://: the host has" in reason and "database local://: the host has" in reason, reason
+    assert "web local://: cores is" in reason and "database local://: cores is" in reason, reason
