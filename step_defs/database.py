@@ -201,4 +201,4 @@ def server_settings(target: Target) -> dict[str, str]:
 def utf8_utc(server: dict[str, str], evidence: Evidence) -> None:
     evidence.expect("server encoding", server["server_encoding"], "encoding")
     evidence.expect("database encoding", server["database_encoding"], "encoding")
-    evidence.expect("time zone", server["TimeZone"], "timezone")
+    evidence.expect("time zone", [server["TimeZone"]], "timezone")

@@ -1,12 +1,15 @@
 """Quantities, the capacity formula and requirement summaries: pure functions, no stack."""
 
+import json
 from datetime import date
 
+import psycopg
 import pytest
 
 from edupro_verify.evidence import Evidence, ScenarioResult, phase_verdicts, summarise
 from edupro_verify.probes.host import capacity_plan
 from edupro_verify.spec import load_profile
+from edupro_verify.suite.outcome import why
 from edupro_verify.units import UnitError, parse, parse_limit, same_dimension
 from edupro_verify.waivers import Waiver
 
@@ -42,6 +45,12 @@ def test_limits_say_their_comparator_and_keep_it() -> None:
     assert "comparator must stay" in str(same_dimension("<= 100 ms", ">= 100 ms"))
     assert "expected a limit" in str(same_dimension("<= 100 ms", "100 ms"))
     assert "expected a duration" in str(same_dimension("<= 100 ms", "<= 100 GB"))
+
+
+def test_utc_under_any_of_its_names_is_utc() -> None:
+    zones = load_profile("production").limit("DB-08", "timezone")
+    assert all(zones.holds([name]) for name in ("UTC", "Etc/UTC", "UCT", "Zulu"))
+    assert not zones.holds(["Asia/Jakarta"])
 
 
 def _evidence(requirement: str) -> Evidence:
@@ -95,3 +104,12 @@ def test_waiver_applies_only_until_it_expires() -> None:
     after = summarise(profile.requirements, [_result("HW-01", "failed")], {1}, {}, [waiver], date(2026, 2, 1))
     assert before["HW-01"].status == "waived"
     assert after["HW-01"].status == "failed" and "expired" in after["HW-01"].reason
+
+
+def test_reasons_are_sentences_without_exception_names() -> None:
+    undefined = psycopg.errors.UndefinedTable('relation "enrolments" does not exist\nLINE 1: ...')
+    assert why(undefined) == "the database has no EduPro schema: table enrolments is missing"
+    assert why(json.JSONDecodeError("Expecting value", "<html>", 0)).startswith("an answer of the target is not JSON")
+    assert why(KeyError("version")) == "an answer of the target lacks the field 'version'"
+    for error in (undefined, ValueError("odd"), KeyError("x"), json.JSONDecodeError("Expecting value", "", 0)):
+        assert type(error).__name__ not in why(error)

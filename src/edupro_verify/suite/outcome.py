@@ -3,7 +3,12 @@ run, with why), not applicable (the profile says so)."""
 
 from __future__ import annotations
 
+import json
+import re
+
+import psycopg
 import pytest
+import requests
 
 from ..errors import ProbeError
 from ..evidence import ScenarioResult
@@ -23,6 +28,29 @@ def record(result: ScenarioResult, report: pytest.TestReport, call: pytest.CallI
         if isinstance(error, AssertionError):
             result.status, result.reason = "failed", one_line(str(error).split("\nassert ")[0])
         else:
-            kind = "" if isinstance(error, ProbeError) else f"{type(error).__name__}: "
-            result.status, result.reason = "error", "could not run: " + kind + one_line(str(error))
+            result.status, result.reason = "error", "could not run: " + why(error)
     result.duration_seconds = round(result.duration_seconds + call.duration, 3)
+
+
+def why(error: BaseException | None) -> str:
+    """Why a check could not run, as a sentence a QA engineer acts on (never an exception's class name)."""
+    text = one_line(str(error)) if error is not None else ""
+    if error is None or isinstance(error, ProbeError):
+        return text
+    if isinstance(error, (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn)):
+        missing = re.search(r'(relation|column) "([^"]+)"', text)
+        thing = f"{missing.group(1).replace('relation', 'table')} {missing.group(2)} is missing" if missing else text
+        return f"the database has no EduPro schema: {thing}"
+    if isinstance(error, psycopg.OperationalError):
+        return f"the database could not be reached or refused the query: {text}"
+    if isinstance(error, psycopg.Error):
+        return f"the database refused the check's query: {text}"
+    if isinstance(error, json.JSONDecodeError):  # requests' JSONDecodeError is one too
+        return "an answer of the target is not JSON (an error page, or not an EduPro API)"
+    if isinstance(error, requests.RequestException):
+        return f"a request to the target failed: {text}"
+    if isinstance(error, KeyError):
+        return f"an answer of the target lacks the field {text}"
+    if isinstance(error, TimeoutError):
+        return f"the target did not answer in time: {text}"
+    return f"unexpected problem in the check: {text or 'no message'}"
