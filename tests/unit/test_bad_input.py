@@ -155,7 +155,9 @@ def test_approve_without_a_key_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args, message", [
     (["launch"], "unknown verb 'launch'"),
     (["up", "--env", "moon"], "unknown environment 'moon'"),
-], ids=["deploy unknown verb", "deploy unknown env"])
+    (["release", ""], "release version '' is not of the form MAJOR.MINOR.PATCH"),
+    (["release", "latest"], "release version 'latest' is not of the form MAJOR.MINOR.PATCH"),
+], ids=["deploy unknown verb", "deploy unknown env", "deploy empty release version", "deploy release 'latest'"])
 def test_deploy_refuses_bad_usage(args: list[str], message: str) -> None:
     result = deploy(*args)
     assert result.returncode == 2

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from pydantic import ValidationError
 
 from . import logs
-from .config import get_settings
+from .config import Settings, get_settings
 from .metrics import MetricsMiddleware
 from .ml import get_model
 from .routes import admin, login, ops, predictions, students
@@ -28,6 +28,14 @@ def create_app() -> FastAPI:
         logging.getLogger("edupro").critical("refusing to start: invalid settings", extra={"problems": problems})
         raise SystemExit(1) from None
     logs.configure(settings.log_level)
+    try:
+        return _build(settings)
+    except Exception as error:  # whatever stops the start is one JSON line in the log, not a traceback (OPS-05)
+        logging.getLogger("edupro").critical("refusing to start", extra={"problems": [str(error)[:300]]})
+        raise SystemExit(1) from None
+
+
+def _build(settings: Settings) -> FastAPI:
     get_model()  # fail at start, not at the first prediction, when the model is missing
     docs = settings.api_docs
     app = FastAPI(title="EduPro API", version=settings.release_version, debug=settings.debug,

@@ -6,6 +6,7 @@ import argparse
 import fcntl
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,7 +99,20 @@ def _driver(args: argparse.Namespace, local: Layout) -> str:
     return "compose" if compose.compose_layout(local).state_file.exists() else "local"
 
 
+# A release is named like 2.1.0 or 2.1.0-rc.1 (the backend reports it; images are tagged with it).
+RELEASE_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
+
+
+def _check_version(version: str) -> None:
+    """Refused before anything starts: a version no backend could report."""
+    if not RELEASE_VERSION.match(version):
+        raise ConfigError(f"release version '{version}' is not of the form MAJOR.MINOR.PATCH (as 2.1.0 or 2.1.0-rc.1); "
+                          "nothing was started")
+
+
 def _run(args: argparse.Namespace, layout: Layout) -> int:
+    if args.verb == "release":
+        _check_version(args.version)
     if _driver(args, layout) == "compose":
         return _run_compose(args, layout)
     if args.verb == "up":
