@@ -28,8 +28,9 @@ Feature: The suite itself — reports an auditor can trust
 
   @REQ-GATE-01
   Scenario: A phase runs only on a verified passing report of the phase before
-    Given a report folder of phase 2 for this environment and release
+    Given a report folder of phase 2 for this environment and release, signed by a pinned key
     Then the gate of phase 3 opens on it and records its manifest digest
+    And the gate of phase 3 closes when that report's key is not pinned
     And the gate of phase 3 closes when that report is tampered with
     And the gate of phase 3 closes when the phase 2 report failed
     And the gate of phase 4 closes without a phase 3 report

@@ -17,7 +17,7 @@ PHASE_LIMITS = {"planning": [1, 2], "setup": [3], "testing": [6], "release": [7]
 
 @when("the phase reports of this release are read from the report chain", target_fixture="phase_reports")
 def read_chain(this_run: Run) -> dict[int, Any]:
-    return chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release)
+    return chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release, this_run.trust.qa_keys)
 
 
 @then("each phase took no longer than the timeline allows")
@@ -31,10 +31,10 @@ def within_timeline(phase_reports: dict[int, Any], evidence: Evidence) -> None:
 
 @when("the approvals attached to the testing phase report are read", target_fixture="approvals")
 def read_approvals(this_run: Run) -> dict[str, Any]:
-    reports = chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release)
+    reports = chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release, this_run.trust.qa_keys)
     if 6 not in reports:
         raise AssertionError("no verified report of phase 6 for this release carries approvals")
-    return chain.approvals(reports[6].folder)
+    return chain.approvals(reports[6].folder, this_run.trust)
 
 
 @then("technical, security and business approvals are all present and valid")
@@ -45,7 +45,7 @@ def all_approved(approvals: dict[str, Any], evidence: Evidence) -> None:
 
 @when("the reports of phases 1 to 6 of this release are verified", target_fixture="phase_reports")
 def verify_earlier(this_run: Run) -> dict[int, Any]:
-    return chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release)
+    return chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release, this_run.trust.qa_keys)
 
 
 @then("each phase has a verified passing report")
@@ -58,8 +58,8 @@ def phases_passed(phase_reports: dict[int, Any], evidence: Evidence) -> None:
 
 
 @then("the testing phase report carries all three approvals")
-def testing_approved(phase_reports: dict[int, Any], evidence: Evidence) -> None:
-    found = chain.approvals(phase_reports[6].folder)
+def testing_approved(phase_reports: dict[int, Any], this_run: Run, evidence: Evidence) -> None:
+    found = chain.approvals(phase_reports[6].folder, this_run.trust)
     evidence.expect("approvals on phase 6", sorted(found), "roles", requirement="GOV-02")
 
 
@@ -67,7 +67,7 @@ def testing_approved(phase_reports: dict[int, Any], evidence: Evidence) -> None:
 def collect_mapped(requirement: str, profile: Profile, this_run: Run) -> dict[str, str]:
     """Each control's result from this run, else from the newest verified report of its phase."""
     results_so_far: list[ScenarioResult] = this_run.results
-    earlier = chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release)
+    earlier = chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release, this_run.trust.qa_keys)
     status: dict[str, str] = {}
     for rid in profile.requirements[requirement].maps_to:
         mine = [r.status for r in results_so_far if rid in r.requirements]

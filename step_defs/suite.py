@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pytest_bdd import given, then, when
 
 from edupro_verify import chain, signing
@@ -33,7 +34,7 @@ def scratch_reports() -> Iterator[Path]:
 def write_folder(this_run: Run, scratch_reports: Path, extra: list[ScenarioResult] | None = None) -> Path:
     folder = scratch_reports / "run"
     folder.mkdir()
-    return write_run(folder, this_run.evidence(extra), this_run.target.secrets.values())
+    return write_run(folder, this_run.evidence(extra), this_run.target.secrets.values(), this_run.trust)
 
 
 @when("a run folder is written for the results so far", target_fixture="folder")
@@ -66,7 +67,7 @@ def configured_outputs(request: pytest.FixtureRequest, this_run: Run, evidence: 
 
 @then("the folder verifies with the signer's key, with our tool and with openssl and sha256sum")
 def verifies(folder: Path, evidence: Evidence) -> None:
-    ours = signing.verify(folder)
+    ours = signing.verify(folder, None)  # integrity, with the folder's own key
     evidence.expect_none("edupro-verify findings", ours.lines(), message=f"our verification fails: {ours.lines()}")
     tools = signing.verify_with_standard_tools(folder)
     for tool, (code, output) in tools.items():
@@ -91,7 +92,7 @@ def tampering(folder: Path, scratch_reports: Path, evidence: Evidence) -> None:
             sig = bytearray((copy / signing.SIGNATURE).read_bytes())
             sig[0] ^= 1
             (copy / signing.SIGNATURE).write_bytes(bytes(sig))
-        caught[case] = signing.verify(copy).lines()
+        caught[case] = signing.verify(copy, None).lines()
     evidence.record("findings per tampering", caught)
     missed = [c for c, lines in caught.items() if not lines]
     evidence.expect_none("tampering not detected", missed, message=f"tampering not detected: {', '.join(missed)}")
@@ -140,24 +141,27 @@ def no_secrets(leaky: dict[str, Any], evidence: Evidence) -> None:
                          message=f"secrets found in: {', '.join(sorted(set(found)))}")
 
 
-def phase_folder(reports: Path, name: str, this_run: Run, phase: int, verdict: str) -> Path:
-    """A real run folder (this run's writer and signer), relabelled as a report of PHASE with VERDICT."""
+def phase_folder(reports: Path, name: str, this_run: Run, phase: int, verdict: str, key: Ed25519PrivateKey) -> Path:
+    """A real run folder (this run's writer), signed with KEY and relabelled as a report of PHASE with VERDICT."""
     document = this_run.evidence()
     document.phases = {str(phase): PhaseVerdict(verdict=verdict, counts={})}  # type: ignore[arg-type]
     folder = reports / name
     folder.mkdir(parents=True)
-    return write_run(folder, document, this_run.target.secrets.values())
+    return write_run(folder, document, this_run.target.secrets.values(), this_run.trust, key=key)
 
 
-@given("a report folder of phase 2 for this environment and release", target_fixture="gate_case")
+@given("a report folder of phase 2 for this environment and release, signed by a pinned key", target_fixture="gate_case")
 def phase_two(this_run: Run, scratch_reports: Path) -> dict[str, Any]:
-    folder = phase_folder(scratch_reports / "reports", "20000101T000000Z-phase-2", this_run, 2, "passed")
-    return {"reports": scratch_reports / "reports", "folder": folder, "env": this_run.env, "release": this_run.release}
+    key = Ed25519PrivateKey.generate()  # the scratch chain's QA key, pinned for these checks only
+    folder = phase_folder(scratch_reports / "reports", "20000101T000000Z-phase-2", this_run, 2, "passed", key)
+    return {"reports": scratch_reports / "reports", "folder": folder, "env": this_run.env, "release": this_run.release,
+            "key": key, "trusted": [key.public_key()]}
 
 
-def gate_of(case: dict[str, Any], phase: int) -> chain.Gate | str:
+def gate_of(case: dict[str, Any], phase: int, trusted: list[Any] | None = None) -> chain.Gate | str:
     try:
-        return chain.gate(case["reports"], case["env"], case["release"], phase)
+        return chain.gate(case["reports"], case["env"], case["release"], phase,
+                          case["trusted"] if trusted is None else trusted)
     except chain.GateClosed as error:
         return f"closed: {error}"
 
@@ -171,6 +175,13 @@ def gate_opens(gate_case: dict[str, Any], evidence: Evidence) -> None:
     recorded = getattr(result, "predecessor_manifest_sha256", None) == chain.manifest_digest(gate_case["folder"])
     evidence.expect_true("predecessor's manifest digest", recorded, recorded, "recorded",
                          message="the digest is not recorded")
+
+
+@then("the gate of phase 3 closes when that report's key is not pinned")
+def gate_unpinned(gate_case: dict[str, Any], evidence: Evidence) -> None:
+    result = gate_of(gate_case, 3, trusted=[Ed25519PrivateKey.generate().public_key()])
+    evidence.expect_true("gate on a report signed by a key not pinned", result, isinstance(result, str), "closed",
+                         message="the gate opens on a report whose key is not pinned")
 
 
 @then("the gate of phase 3 closes when that report is tampered with")
@@ -188,7 +199,7 @@ def gate_tampered(gate_case: dict[str, Any], evidence: Evidence) -> None:
 
 @then("the gate of phase 3 closes when the phase 2 report failed")
 def gate_failed(gate_case: dict[str, Any], this_run: Run, evidence: Evidence) -> None:
-    phase_folder(gate_case["reports"], "20000102T000000Z-phase-2", this_run, 2, "failed")
+    phase_folder(gate_case["reports"], "20000102T000000Z-phase-2", this_run, 2, "failed", gate_case["key"])
     result = gate_of(gate_case, 3)
     evidence.expect_true("gate on a failed report", result, isinstance(result, str), "closed",
                          message="the gate opens on a failed phase 2 report")

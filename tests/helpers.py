@@ -59,6 +59,6 @@ def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
     """The error a user sees: exactly one line, no traceback."""
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output[-2000:]
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("edupro-verify: the waiver")]
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("edupro-verify: the waiver", "edupro-verify: the signing key"))]
     assert len(lines) == 1, f"expected one line on stderr, got {lines!r}"
     return lines[0]

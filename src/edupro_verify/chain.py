@@ -9,13 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from . import evidence, signing
 from .evidence import Gate
-
-ROLES = ("technical", "security", "business")
+from .trust import ROLES, Trust
 
 
 @dataclass
@@ -39,11 +38,11 @@ def _runs(reports: Path) -> list[Path]:
                    and (p / "evidence.json").is_file()), key=lambda p: p.name)
 
 
-def newest_verified(reports: Path, env: str, release: str) -> dict[int, PhaseReport]:
-    """For each phase, the newest run folder of this environment and release whose signature verifies."""
+def newest_verified(reports: Path, env: str, release: str, trusted: list[Ed25519PublicKey]) -> dict[int, PhaseReport]:
+    """For each phase, the newest run folder of this environment and release signed by a trusted (pinned) key."""
     found: dict[int, PhaseReport] = {}
     for folder in _runs(reports):
-        if not signing.verify(folder).ok:
+        if not signing.verify(folder, trusted).ok:
             continue
         try:
             document = evidence.read(folder / "evidence.json")
@@ -69,8 +68,9 @@ def span_seconds(reports: list[PhaseReport]) -> float:
     return (max(r.finished for r in reports) - min(r.started for r in reports)).total_seconds()
 
 
-def approvals(folder: Path) -> dict[str, dict[str, Any]]:
-    """Valid approvals of this exact folder, by role (each signed over the folder's manifest digest)."""
+def approvals(folder: Path, trust: Trust) -> dict[str, dict[str, Any]]:
+    """Valid approvals of this exact folder, by role: each signed over the folder's manifest digest by a key
+    pinned for its role (specs/trust/approvers/<role>); the key stored beside an approval only names it."""
     valid: dict[str, dict[str, Any]] = {}
     directory = folder / signing.APPROVALS
     if not directory.is_dir():
@@ -78,16 +78,17 @@ def approvals(folder: Path) -> dict[str, dict[str, Any]]:
     digest = manifest_digest(folder)
     for statement in sorted(directory.glob("*.json")):
         signature = statement.with_suffix(".sig")
-        key_file = statement.with_suffix(".pub.pem")
-        if not signature.exists() or not key_file.exists():
+        if not signature.exists():
             continue
-        data = json.loads(statement.read_text())
         try:
-            signing.load_public(key_file).verify(signature.read_bytes(), statement.read_bytes())
-        except (InvalidSignature, signing.SigningError):
+            data = json.loads(statement.read_text())
+        except ValueError:
             continue
-        if data.get("manifest_sha256") == digest and data.get("role") in ROLES:
-            valid[data["role"]] = data
+        role = data.get("role")
+        if role not in ROLES or data.get("manifest_sha256") != digest:
+            continue
+        if any(signing.signed_by(key, signature.read_bytes(), statement.read_bytes()) for key in trust.approver_keys(role)):
+            valid[role] = data
     return valid
 
 
@@ -95,13 +96,15 @@ class GateClosed(Exception):
     """Phase N asked for without a verified passing report of phase N-1."""
 
 
-def gate(reports: Path, env: str, release: str, phase: int) -> Gate:
-    """The predecessor this run builds on (GATE-01); raises GateClosed when there is none."""
+def gate(reports: Path, env: str, release: str, phase: int, trusted: list[Ed25519PublicKey]) -> Gate:
+    """The predecessor this run builds on (GATE-01): a passing report of the phase before, signed by a pinned QA
+    key; raises GateClosed when there is none (a run signed with a throwaway key never opens a gate)."""
     if phase <= 1:
         return Gate(phase=phase)
-    earlier = newest_verified(reports, env, release).get(phase - 1)
+    earlier = newest_verified(reports, env, release, trusted).get(phase - 1)
     if earlier is None or earlier.verdict != "passed":
         state = "failed" if earlier else "missing"
         raise GateClosed(f"phase {phase} needs a verified passing report of phase {phase - 1} for {env} release "
-                         f"{release} (it is {state}); run --phase {phase - 1} first, or pass --no-gate to override")
+                         f"{release}, signed by a pinned QA key (it is {state}); run --phase {phase - 1} first with "
+                         "EDUPRO_SIGNING_KEY set to a key pinned in specs/trust/qa, or pass --no-gate to override")
     return Gate(phase=phase, predecessor=earlier.folder.name, predecessor_manifest_sha256=earlier.manifest_sha256)

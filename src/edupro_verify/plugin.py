@@ -120,7 +120,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None or hasattr(session.config, "workerinput") or session.config.option.collectonly:
         return
     run.document = run.evidence()
-    run.written = write_run(run.dir, run.document, run.target.secrets.values())
+    run.written = write_run(run.dir, run.document, run.target.secrets.values(), run.trust)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -9,9 +9,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from . import signing
 from .evidence import EvidenceDocument, Measurement, Signature
 from .spec import PHASES
+from .trust import Trust
 
 REDACTED = "[REDACTED]"
 TOOLS = ("pytest", "pytest-bdd", "pytest-testinfra", "sslyze", "locust", "psycopg", "redis", "requests",
@@ -48,11 +51,17 @@ def redact(run_dir: Path, secret_values: list[str]) -> int:
     return found
 
 
-def write_run(run_dir: Path, document: EvidenceDocument, secret_values: list[str],
-              key_path: Path | None = None) -> Path:
-    key, is_qa_key = signing.signing_key(key_path)
-    document.signature = Signature(algorithm="Ed25519", signer=signing.fingerprint(key.public_key()), qa_key=is_qa_key,
-                                   note="" if is_qa_key else "unsigned — ephemeral key")
+def write_run(run_dir: Path, document: EvidenceDocument, secret_values: list[str], trust: Trust,
+              key: Ed25519PrivateKey | None = None) -> Path:
+    """Write, redact and sign the run folder with KEY (default: $EDUPRO_SIGNING_KEY, else a throwaway key); the
+    cover says whether the key is a QA key pinned in TRUST."""
+    given = key is not None
+    if key is None:
+        key, given = signing.signing_key()
+    pinned = given and trust.pins_qa(key.public_key())
+    note = "" if pinned else ("signed with a key not pinned in specs/trust/qa" if given else "unsigned — ephemeral key")
+    document.signature = Signature(algorithm="Ed25519", signer=signing.fingerprint(key.public_key()), qa_key=pinned,
+                                   note=note)
     (run_dir / "evidence.json").write_text(document.model_dump_json(indent=2) + "\n")
     (run_dir / "report.html").write_text(render_html(document))
     redact(run_dir, secret_values)

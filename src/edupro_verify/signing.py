@@ -111,6 +111,7 @@ class Verification:
     signature_ok: bool = False
     signer: str = ""
     problem: str = ""
+    untrusted_signer: str = ""  # the folder's own key made the signature, but it is not a trusted one
 
     @property
     def ok(self) -> bool:
@@ -121,16 +122,19 @@ class Verification:
         out += [f"extra: {n}" for n in self.extra]
         if self.problem:
             out.append(self.problem)
+        elif self.untrusted_signer:
+            out.append(f"signature: made by {self.untrusted_signer}, a key that is not trusted "
+                       "(not pinned in specs/trust/qa, not given with --key)")
         elif not self.signature_ok:
-            out.append(f"signature: does not verify with {self.signer or 'the given key'}")
+            out.append(f"signature: does not verify with {self.signer or 'the trusted keys'}")
         return out
 
 
-def verify(run_dir: Path, trusted: list[Ed25519PublicKey] | None = None) -> Verification:
+def verify(run_dir: Path, trusted: list[Ed25519PublicKey] | None) -> Verification:
     """Check every file against the manifest and the manifest against the signature.
 
-    trusted: the keys the auditor trusts; without them, the folder's own signer.pub.pem is used
-    (integrity only: anyone can sign with a key of their own).
+    trusted: the keys the auditor trusts (the pinned ones, specs/trust); None checks integrity only, with the
+    folder's own signer.pub.pem (anyone can sign with a key of their own: never a reason to trust a folder).
     """
     result = Verification()
     if not (run_dir / MANIFEST).is_file() or not (run_dir / SIGNATURE).is_file():
@@ -155,13 +159,25 @@ def verify(run_dir: Path, trusted: list[Ed25519PublicKey] | None = None) -> Veri
             return result
     signature = (run_dir / SIGNATURE).read_bytes()
     for key in keys:
+        if signed_by(key, signature, manifest):
+            result.signature_ok, result.signer = True, fingerprint(key)
+            return result
+    if trusted is not None and (run_dir / SIGNER).is_file():
         try:
-            key.verify(signature, manifest)
-        except InvalidSignature:
-            continue
-        result.signature_ok, result.signer = True, fingerprint(key)
-        break
+            own = load_public(run_dir / SIGNER)
+        except SigningError:
+            return result
+        if signed_by(own, signature, manifest):
+            result.untrusted_signer = fingerprint(own)
     return result
+
+
+def signed_by(key: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        key.verify(signature, data)
+        return True
+    except InvalidSignature:
+        return False
 
 
 def verify_with_standard_tools(run_dir: Path) -> dict[str, tuple[int, str]]:

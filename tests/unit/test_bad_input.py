@@ -62,7 +62,7 @@ SPEC_CASES = {
     "threshold with its comparator flipped": (edit_yaml(DEV, lambda d: d["thresholds"].update(
         {"PERF-01": {"reason": "r", "max_p95": ">= 100 ms"}})), "thresholds.PERF-01.max_p95: the comparator must stay '<='"),
     "threshold with an unknown comparator": (edit_yaml(DEV, lambda d: d["thresholds"].update(
-        {"HW-02": {"reason": "r", "min_memory": "=> 2 GB"}})), "thresholds.HW-02.min_memory: expected a limit like"),
+        {"HW-02": {"reason": "r", "min_memory": "=> 2 GB"}})), "thresholds.HW-02.min_memory: '=> 2 GB' is not a limit"),
     "catalogue limit with an unknown unit": (edit_yaml("requirements.yaml", lambda d: d["HW-02"].update(
         thresholds={"min_memory": ">= 8 parsecs"})), "requirements.yaml: HW-02.min_memory: '8 parsecs' is not a quantity"),
     "threshold unknown key": (edit_yaml(DEV, lambda d: d["thresholds"].update(

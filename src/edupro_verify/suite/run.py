@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .. import __version__, chain, signing
+from .. import __version__, chain, signing, trust
 from ..errors import TargetError
 from ..evidence import (
     EvidenceDocument,
@@ -42,6 +42,7 @@ class Run:
     waivers: list[Waiver]
     profile: Profile
     target: Target
+    trust: trust.Trust
     results: list[ScenarioResult] = field(default_factory=list)
     with_scenarios: set[str] = field(default_factory=set)  # requirements with a scenario before -m/-k
     selected: set[str] = field(default_factory=set)  # requirements with a scenario after them
@@ -77,7 +78,8 @@ def start(config: pytest.Config, env: str, specs: Path) -> Run:
     """Resolve the profile and the target, open the gate (or record its override) and name the run folder."""
     phases = parse_phases(config.getoption("phase"))
     profile = _profile(config, env, specs)
-    waivers = _waivers(specs, set(profile.requirements))
+    pinned = _trust(specs)
+    waivers = _waivers(specs, set(profile.requirements), pinned)
     try:
         target = resolve(profile)
         preflight(target)
@@ -86,14 +88,14 @@ def start(config: pytest.Config, env: str, specs: Path) -> Run:
     profile = profile.for_driver(target.driver)
     release = config.getoption("release") or target.inventory.version or "unknown"
     reports = Path(config.getoption("reports_dir"))
-    gate = _gate(config, reports, env, release, min(phases))
+    gate = _gate(config, reports, env, release, min(phases), pinned)
     started = datetime.now(UTC)
     label = "all" if phases == set(range(1, 9)) else "-".join(str(p) for p in sorted(phases))
     run_id = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{env}-phase-{label}"
     run_dir = reports / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     return Run(id=run_id, env=env, phases=sorted(phases), dir=run_dir, started=started, release=str(release),
-               gate=gate, waivers=waivers, profile=profile, target=target)
+               gate=gate, waivers=waivers, profile=profile, target=target, trust=pinned)
 
 
 def _profile(config: pytest.Config, env: str, specs: Path) -> Profile:
@@ -109,14 +111,24 @@ def _profile(config: pytest.Config, env: str, specs: Path) -> Profile:
     return profile
 
 
-def _waivers(specs: Path, requirement_ids: set[str]) -> list[Waiver]:
-    """The waivers (an expired one is named and no longer counts); a named signing key that cannot be loaded
-    stops the run now, not after it."""
+def _trust(specs: Path) -> trust.Trust:
+    try:
+        return trust.load(specs / "trust")
+    except signing.SigningError as error:
+        raise pytest.UsageError(f"{specs / 'trust'}: {error}") from None
+
+
+def _waivers(specs: Path, requirement_ids: set[str], pinned: trust.Trust) -> list[Waiver]:
+    """The waivers (an expired one is named and no longer counts). A named signing key that cannot be loaded
+    stops the run now, not after it; one that is not pinned is named (its report will open no gate)."""
     try:
         waivers = load_waivers(specs / "waivers.yaml", requirement_ids)
-        signing.signing_key()
+        key, given = signing.signing_key()
     except (SpecError, signing.SigningError) as error:
         raise pytest.UsageError(str(error)) from None
+    if given and not pinned.pins_qa(key.public_key()):
+        print(f"edupro-verify: the signing key {signing.fingerprint(key.public_key())} is not pinned in "
+              f"{pinned.folder / 'qa'}; this run's report will open no phase gate", file=sys.stderr)
     for waiver in waivers:
         if not waiver.active(datetime.now(UTC).date()):
             print(f"edupro-verify: the waiver of {waiver.requirement} expired on {waiver.expires}; it no longer counts",
@@ -124,10 +136,11 @@ def _waivers(specs: Path, requirement_ids: set[str]) -> list[Waiver]:
     return waivers
 
 
-def _gate(config: pytest.Config, reports: Path, env: str, release: str, phase: int) -> Gate:
-    """The phase gate: the previous phase's verified report, or a refusal (written down when --no-gate overrides)."""
+def _gate(config: pytest.Config, reports: Path, env: str, release: str, phase: int, pinned: trust.Trust) -> Gate:
+    """The phase gate: the previous phase's report signed by a pinned QA key, or a refusal (written down when
+    --no-gate overrides)."""
     try:
-        return chain.gate(reports, env, release, phase)
+        return chain.gate(reports, env, release, phase, pinned.qa_keys)
     except chain.GateClosed as error:
         if not config.getoption("no_gate"):
             raise pytest.UsageError(str(error)) from None
