@@ -108,6 +108,49 @@ stack() {
   PYTHONPATH="$ROOT/stack/ops:$ROOT/stack/backend" "$PY" -m edupro_stack.cli "$@"
 }
 
+# The project's tests run on their own stack: their own run directory, ports moved by an offset, their own compose
+# stack id, volumes and history. The developer's development stack (or, on a machine without one running, as in CI,
+# a stand-in for it) runs beside them and is checked to be exactly as it was afterwards.
+TEST_RUN_DIR="${EDUPRO_TEST_RUN_DIR:-$ROOT/.test-stack}"
+TEST_PORT_OFFSET="${EDUPRO_TEST_PORT_OFFSET:-20000}"
+
+local_stack_up() {  # is a local-driver stack running in run directory $1?
+  EDUPRO_RUN_DIR="$1" EDUPRO_PORT_OFFSET= stack status --json --driver local 2>/dev/null \
+    | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["services"]["proxy"]["state"] == "running" else 1)'
+}
+
+fresh_test_stack() {  # each test run starts from nothing: the last run's stack is stopped and its directory removed
+  [ -d "$TEST_RUN_DIR" ] || return 0
+  say "removing the previous test stack ($TEST_RUN_DIR)"
+  EDUPRO_RUN_DIR="$TEST_RUN_DIR" EDUPRO_PORT_OFFSET="$TEST_PORT_OFFSET" stack down --driver local >/dev/null 2>&1 || true
+  if [ -e "$TEST_RUN_DIR/compose/state.json" ]; then
+    EDUPRO_RUN_DIR="$TEST_RUN_DIR" EDUPRO_PORT_OFFSET="$TEST_PORT_OFFSET" stack down --driver compose >/dev/null 2>&1 || true
+  fi
+  rm -rf "$TEST_RUN_DIR"
+}
+
+tests_beside_the_development_stack() {
+  local developer="${EDUPRO_RUN_DIR:-$ROOT/run}" stand_in="" snapshot rc=0
+  if ! local_stack_up "$developer"; then
+    stand_in="$ROOT/.test-neighbour"
+    say "no development stack is running: one stands in for it beside the tests ($stand_in)"
+    rm -rf "$stand_in"
+    EDUPRO_RUN_DIR="$stand_in" EDUPRO_PORT_OFFSET= stack up --env development --driver local >&2 || exit 1
+    developer="$stand_in"
+  fi
+  snapshot="$(mktemp)"
+  EDUPRO_RUN_DIR="$developer" EDUPRO_PORT_OFFSET= "$PY" -m tests.machine_in_use snapshot "$snapshot" || exit 1
+  say "tests on their own stack: $TEST_RUN_DIR, ports + $TEST_PORT_OFFSET; the development stack ($developer) is left alone"
+  (cd "$ROOT" && EDUPRO_RUN_DIR="$TEST_RUN_DIR" EDUPRO_PORT_OFFSET="$TEST_PORT_OFFSET" "$PY" -m pytest "$@") || rc=$?
+  EDUPRO_RUN_DIR="$developer" EDUPRO_PORT_OFFSET= "$PY" -m tests.machine_in_use check "$snapshot" || rc=1
+  rm -f "$snapshot"
+  if [ -n "$stand_in" ]; then
+    EDUPRO_RUN_DIR="$stand_in" EDUPRO_PORT_OFFSET= stack down --driver local >/dev/null || rc=1
+    rm -rf "$stand_in"
+  fi
+  return $rc
+}
+
 main() {
   [ $# -eq 0 ] && { usage; exit $EXIT_USAGE; }
   case "$1" in -h|--help|help) usage; exit 0 ;; esac
@@ -141,7 +184,8 @@ main() {
       elif [ "${1:-}" = "--local" ]; then suites=(tests --ignore=tests/compose); shift; fi
       say "ruff: lint and the step modules' import rule (step_defs/ruff.toml)"
       (cd "$ROOT" && "$VENV/bin/ruff" check --quiet .) || { say "ruff found problems (above); fix them first"; exit 1; }
-      cd "$ROOT" && exec "$PY" -m pytest "${suites[@]}" "$@" ;;
+      fresh_test_stack
+      tests_beside_the_development_stack "${suites[@]}" "$@"; exit $? ;;
     *)
       say "unknown verb '$verb'; run ./deploy.sh --help"; exit $EXIT_USAGE ;;
   esac

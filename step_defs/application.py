@@ -100,7 +100,7 @@ def sockets(target: Target) -> list[tuple[str, int]]:
 def only_proxy_exposed(sockets: list[tuple[str, int]], target: Target, evidence: Evidence) -> None:
     tiers = network.tiers(target)
     proxy_ports = {p for _, p in tiers["web"]}
-    stack_ports = {p for tier in tiers.values() for _, p in tier}
+    stack_ports = {p for tier in tiers.values() for _, p in tier}  # published: what Docker publishes beyond the proxy
     exposed = sorted({p for a, p in sockets if not a.startswith(LOOPBACK) and p in stack_ports})
     evidence.record("stack ports listening beyond loopback", exposed, source="host sockets")
     extra = [p for p in exposed if p not in proxy_ports]

@@ -30,7 +30,8 @@ def web_open(matrix: dict[str, Any], evidence: Evidence) -> None:
 
 @then("the application and data tiers refuse connections from outside")
 def inner_closed(matrix: dict[str, Any], evidence: Evidence) -> None:
-    inner = {f"{tier} {p}": matrix["outside"][p] for tier in ("app", "data") for _, p in matrix["tiers"][tier]}
+    inner = {f"{tier} {p}": matrix["outside"][p] for tier in ("app", "data", "published")
+             for _, p in matrix["tiers"][tier]}
     evidence.expect_none("application and data ports reachable", [k for k, ok in inner.items() if ok],
                          source="outside")
 

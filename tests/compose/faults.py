@@ -34,7 +34,8 @@ def recreate(stack: dict[str, Any], service: str, edit: Callable[[dict[str, Any]
         edit(definition["services"][service])
         edited.write_text(yaml.safe_dump(definition, sort_keys=False))
     healthchecked = "healthcheck" in definition["services"][service]
-    env = {**os.environ, **COMPOSE_ENV, "VERSION": stack["version"], "STACK_ID": stack["stack_id"]}
+    env = {**os.environ, **COMPOSE_ENV, "VERSION": stack["version"], "STACK_ID": stack["stack_id"],
+           "COMPOSE_RUN": str(Path(os.environ.get("EDUPRO_RUN_DIR", REPO / "run")).resolve() / "compose")}
     try:
         result = subprocess.run(["docker-compose", "-f", str(edited if edit else compose_file), "-p", "edupro", "up",
                                  "-d", "--no-deps", service], cwd=REPO, env=env, capture_output=True, text=True,
@@ -55,7 +56,9 @@ def recreate(stack: dict[str, Any], service: str, edit: Callable[[dict[str, Any]
 
 
 def publish_database_port(service: dict[str, Any]) -> None:
-    service["ports"] = ["5432:5432"]
+    """5432 on every address, at a host port Docker chooses: a fixed 5432 would collide with a local PostgreSQL on
+    a machine in use (the developer's own stack); the suite must see the opening wherever it is."""
+    service["ports"] = ["0.0.0.0::5432"]
 
 
 def without_healthcheck(service: dict[str, Any]) -> None:
@@ -107,7 +110,8 @@ class ContainerFault:
 
 
 FAULTS = [
-    ContainerFault("database-port-published", "the database container publishes 5432 on every address",
+    ContainerFault("database-port-published",
+                   "the database container publishes 5432 on every address (the host port chosen by Docker)",
                    ("APP-04", "PLAN-02"),
                    lambda s: recreate(s, "database", publish_database_port), lambda s: recreate(s, "database")),
     ContainerFault("image-tagged-latest", "the cache's image is also tagged latest", ("APP-06",),

@@ -66,6 +66,12 @@ def published_ports(container: Any) -> list[str]:
             for b in found or []]
 
 
+def published_host_ports(container: Any) -> list[int]:
+    """The host ports a running container is published on (as Docker reports them, chosen or assigned)."""
+    found = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    return sorted({int(b["HostPort"]) for bindings in found.values() for b in bindings or [] if b.get("HostPort")})
+
+
 def log_config(container: Any) -> dict[str, Any]:
     config = container.attrs["HostConfig"].get("LogConfig") or {}
     return {"driver": config.get("Type"), **(config.get("Config") or {})}

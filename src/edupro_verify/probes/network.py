@@ -120,7 +120,18 @@ def tiers(target: Target) -> dict[str, list[tuple[str, int]]]:
            for a in svc.addresses]
     data = [(str(target.database["host"]), int(target.database["port"])),
             (str(target.cache["host"]), int(target.cache["port"]))]
-    return {"web": [("0.0.0.0", p) for p in web], "app": app, "data": data}
+    return {"web": [("0.0.0.0", p) for p in web], "app": app, "data": data, "published": published_beyond_proxy(target)}
+
+
+def published_beyond_proxy(target: Target) -> list[tuple[str, int]]:
+    """Host ports that containers other than the proxy publish (Docker's own account): each one opens an inner
+    tier to whoever reaches the host, whatever port Docker chose."""
+    if not target.containers:
+        return []
+    from . import containers  # Docker only for a stack that runs in containers
+    found = containers.of_target(target)
+    return [("0.0.0.0", port) for service, container in found.items() if service != "proxy"
+            for port in containers.published_host_ports(container)]
 
 
 def reachability(target: Target) -> dict[str, Any]:

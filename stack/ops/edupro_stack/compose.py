@@ -68,7 +68,7 @@ def docker_compose(layout: Layout, *args: str, version: str = "") -> str:
     env = {**os.environ, "VERSION": version or "unknown", "BUILD_DATE": _git(layout, "log", "-1", "--format=%cI"),
            "VCS_REF": _git(layout, "rev-parse", "--short", "HEAD"), "BASE_IMAGE": BASE_IMAGE,
            "STACK_ID": stack_id(layout), "COMPOSE_DOCKER_CLI_BUILD": "0", "PROXY_LISTEN": listen, "HTTPS_PORT": https,
-           "HTTP_PORT": http}
+           "HTTP_PORT": http, "COMPOSE_RUN": str(layout.run)}
     result = subprocess.run([which("docker-compose"), "-f", str(layout.repo / "docker-compose.test.yml"), "-p",
                              PROJECT, *args], cwd=layout.repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -144,9 +144,14 @@ def ensure_base_image() -> None:
         raise StackError(f"docker import of the base image failed: {imported.stderr.strip()[-200:]}")
 
 
+# The backend image's wheels: a build cache of the checkout, shared by every stack of it (the developer's and
+# the tests' own), in the build context the Dockerfile copies from.
+WHEELHOUSE = Path(".cache") / "wheels"
+
+
 def ensure_wheelhouse(layout: Layout) -> None:
     """The backend's wheels, fetched on the host (which trusts this machine's certificates) once."""
-    wheels = layout.run / "wheels"
+    wheels = layout.repo / WHEELHOUSE
     requirements = layout.repo / "stack" / "compose" / "requirements-backend.txt"
     stamp = wheels / ".requirements"
     if stamp.exists() and stamp.read_text() == requirements.read_text():

@@ -186,12 +186,43 @@ def load(layout: Layout, env: str, config_dir: Path | None = None) -> StackConfi
     base = _read_yaml(folder / "base.yaml")
     overrides = _read_yaml(folder / f"{env}.yaml")
     secret_values = json.loads(ensure_secrets(layout, env).read_text())
+    merged = merge(base, overrides, {"environment": env, "secrets": secret_values})
     try:
-        return StackConfig.model_validate(merge(base, overrides, {"environment": env, "secrets": secret_values}))
+        return StackConfig.model_validate(shift_ports(merged, port_offset()))
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"configuration for {env} is invalid: {key}: {first['msg']}") from None
+
+
+PORT_OFFSET_VARIABLE = "EDUPRO_PORT_OFFSET"
+
+
+def port_offset() -> int:
+    """EDUPRO_PORT_OFFSET moves every port of a stack by N, so a second stack (the project's own tests, with their
+    own EDUPRO_RUN_DIR) runs beside the developer's without touching it."""
+    text = os.environ.get(PORT_OFFSET_VARIABLE, "0").strip() or "0"
+    if not text.isdigit() or int(text) > 40000:
+        raise ConfigError(f"{PORT_OFFSET_VARIABLE}={text}: give a whole number from 0 to 40000")
+    return int(text)
+
+
+def shift_ports(merged: dict[str, Any], offset: int) -> dict[str, Any]:
+    """The merged configuration with every port (and the origin the frontend is served from) moved by OFFSET."""
+    if not offset:
+        return merged
+    moved = {section: dict(merged.get(section, {})) for section in ("database", "cache", "proxy", "monitoring", "api")}
+    for section, keys in (("database", ("port",)), ("cache", ("port",)), ("proxy", ("http_port", "https_port")),
+                          ("monitoring", ("prometheus_port", "node_exporter_port"))):
+        for key in keys:
+            if isinstance(moved[section].get(key), int):
+                moved[section][key] += offset
+    api = moved["api"]
+    api["ports"] = {colour: [p + offset for p in ports] for colour, ports in dict(api.get("ports", {})).items()}
+    https = merged.get("proxy", {}).get("https_port")
+    api["cors_origins"] = [o.replace(f":{https}", f":{https + offset}") if isinstance(https, int) else o
+                           for o in api.get("cors_origins", [])]
+    return {**merged, **moved}
 
 
 def record_deployed(cfg: StackConfig, layout: Layout) -> None:
