@@ -8,7 +8,7 @@ from pytest_bdd import parsers, then, when
 
 from edupro_verify import chain
 from edupro_verify.errors import ProbeError
-from edupro_verify.evidence import Evidence, ScenarioResult
+from edupro_verify.evidence import Evidence
 from edupro_verify.spec import Profile
 from edupro_verify.suite.run import Run
 
@@ -66,11 +66,10 @@ def testing_approved(phase_reports: dict[int, Any], this_run: Run, evidence: Evi
 @when(parsers.parse("the results of the controls mapped to {requirement} are collected"), target_fixture="mapped")
 def collect_mapped(requirement: str, profile: Profile, this_run: Run) -> dict[str, str]:
     """Each control's result from this run, else from the newest verified report of its phase."""
-    results_so_far: list[ScenarioResult] = this_run.results
     earlier = chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release, this_run.trust.qa_keys)
     status: dict[str, str] = {}
     for rid in profile.requirements[requirement].maps_to:
-        mine = [r.status for r in results_so_far if rid in r.requirements]
+        mine = [r.status for r in this_run.results if rid in r.requirements]
         phase = profile.requirements[rid].phase
         if rid in profile.not_applicable:
             status[rid] = "not_applicable"

@@ -84,12 +84,6 @@ def evidence(request: pytest.FixtureRequest, this_run: Run) -> Evidence:
     return Evidence(request.node.stash[ITEM_RESULT], this_run.profile)
 
 
-@pytest.fixture
-def context() -> dict[str, Any]:
-    """What one step hands to the next within a scenario."""
-    return {}
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if RUN in item.config.stash:

@@ -113,3 +113,4 @@ def test_reasons_are_sentences_without_exception_names() -> None:
     assert why(KeyError("version")) == "an answer of the target lacks the field 'version'"
     for error in (undefined, ValueError("odd"), KeyError("x"), json.JSONDecodeError("Expecting value", "", 0)):
         assert type(error).__name__ not in why(error)
+

@@ -25,7 +25,7 @@ import yaml
 from . import backup, history, tls
 from .config import StackConfig, backend_environment, load, record_deployed, write_env_file
 from .layout import Layout
-from .processes import StackError, run, which
+from .processes import StackError, holder, run, which
 from .services import backend, nginx, postgres, prometheus
 from .stack import (
     State,
@@ -107,12 +107,26 @@ def published(layout: Layout, fresh: bool = False) -> tuple[str, str, str]:
     if remembered.exists() and not fresh:
         return tuple(json.loads(remembered.read_text()))  # type: ignore[return-value]
     state = State.read(layout)
-    proxy = load(layout, state.env if state else "development").proxy
-    chosen = (proxy.listen, os.environ.get("HTTPS_PORT", str(proxy.https_port)),
-              os.environ.get("HTTP_PORT", str(proxy.http_port)))
+    chosen = _chosen(layout, state.env if state else "development")
     if fresh:
         remembered.write_text(json.dumps(chosen))
     return chosen
+
+
+def _chosen(layout: Layout, env: str) -> tuple[str, str, str]:
+    proxy = load(layout, env).proxy
+    return (proxy.listen, os.environ.get("HTTPS_PORT", str(proxy.https_port)),
+            os.environ.get("HTTP_PORT", str(proxy.http_port)))
+
+
+def require_ports_free(layout: Layout, env: str) -> None:
+    """Before anything starts: the ports the proxy will publish are free (or held by this stack's own proxy)."""
+    for port in _chosen(layout, env)[1:]:
+        taken = holder(int(port))
+        if taken and not taken.startswith("docker-proxy"):  # docker-proxy: a compose proxy, this stack's own
+            raise StackError(f"port {port} is taken by {taken}, so the proxy container cannot publish it; stop it "
+                             "(a local EduPro stack: ./deploy.sh down --driver local) or publish elsewhere: "
+                             "HTTPS_PORT=9443 HTTP_PORT=9080 ./deploy.sh up --driver compose")
 
 
 def _git(layout: Layout, *args: str) -> str:
@@ -261,6 +275,7 @@ def container_state(service: str) -> tuple[str, str]:
 def up(env: str, layout: Layout, version: str) -> State:
     ensure_docker()
     cfg = load(layout, env)
+    require_ports_free(layout, env)
     with history.deployment(layout, "up", env, driver=DRIVER, version=version):
         tls.ensure_certificate(cfg, layout)
         ensure_model(layout)

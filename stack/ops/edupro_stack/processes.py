@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -72,10 +73,20 @@ def wait_for_port(host: str, port: int, what: str, seconds: float = 30) -> None:
     raise StackError(f"{what} did not open {host}:{port} within {seconds:.0f} s; see its log in run/logs")
 
 
+def holder(port: int) -> str | None:
+    """What listens on a TCP port, as `ss` names it ("nginx (pid 3855)"), "something" when ss cannot tell,
+    or None when nothing listens."""
+    found = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=False)
+    if found.returncode != 0 or not found.stdout.strip():
+        return None
+    match = re.search(r'users:\(\("([^"]+)",pid=(\d+)', found.stdout)
+    return f"{match.group(1)} (pid {match.group(2)})" if match else "something"
+
+
 def require_free(host: str, port: int, what: str) -> None:
     if port_open("127.0.0.1" if host in ("0.0.0.0", "::") else host, port):
-        raise StackError(f"port {port} is already in use, so {what} cannot start; stop what holds it "
-                         f"(ss -ltnp 'sport = :{port}') or change the port in stack/config")
+        raise StackError(f"port {port} is already in use by {holder(port) or 'something'}, so {what} cannot start; "
+                         "stop it (a local EduPro stack: ./deploy.sh down) or change the port in stack/config")
 
 
 def start_daemon(name: str, command: Sequence[str], pids: Path, log: Path,
