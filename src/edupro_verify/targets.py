@@ -39,10 +39,11 @@ class Secrets:
     jwt_secret: str | None = None
     accounts: list[Account] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)  # passwords of the suite's own fixture accounts
+    data_encryption_key: str | None = None  # the key personal data is sealed with at rest (DATA-05), where given
 
     def values(self) -> list[str]:
         """Every secret value, so reports can be searched for them (RPT-04)."""
-        found = [self.database_password, self.redis_password, self.jwt_secret]
+        found = [self.database_password, self.redis_password, self.jwt_secret, self.data_encryption_key]
         found += [a.password for a in self.accounts] + self.extra
         return [v for v in found if v]
 
@@ -152,7 +153,8 @@ def _secrets_from_file(path: Path) -> Secrets:
     if not isinstance(data, dict):
         raise TargetError(f"{path}: expected a mapping of secret names to values")
     accounts = [Account(**a) for a in data.get("accounts", [])]
-    return Secrets(data.get("database_password"), data.get("redis_password"), data.get("jwt_secret"), accounts)
+    return Secrets(data.get("database_password"), data.get("redis_password"), data.get("jwt_secret"), accounts,
+                   data_encryption_key=data.get("data_encryption_key"))
 
 
 def _secrets_from_stack(paths: dict[str, Path]) -> Secrets:
@@ -160,7 +162,8 @@ def _secrets_from_stack(paths: dict[str, Path]) -> Secrets:
     accounts = []
     if "demo_accounts" in paths and paths["demo_accounts"].exists():
         accounts = [Account(**a) for a in json.loads(paths["demo_accounts"].read_text())]
-    return Secrets(stack["owner_password"], stack["redis_password"], stack["jwt_secret"], accounts)
+    return Secrets(stack["owner_password"], stack["redis_password"], stack["jwt_secret"], accounts,
+                   data_encryption_key=stack.get("data_encryption_key"))
 
 
 def resolve(profile: Profile, repo: Path = REPO) -> Target:

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
@@ -32,6 +33,18 @@ from .surfaces import (
     Together,
     WriteFile,
 )
+
+# A well-formed Fernet token sealed with a key the stack does not hold.
+FOREIGN_TOKEN = Fernet(Fernet.generate_key()).encrypt(b"ana.fixture@synthetic.edupro.invalid").decode()
+
+
+def swap_sealed_email(value_sql: str) -> Sql:
+    """The newest student's sealed e-mail replaced by VALUE_SQL, the original kept aside and put back."""
+    return Sql("CREATE TABLE fault_sealed AS SELECT id, email_enc FROM students WHERE email_enc IS NOT NULL "
+               "ORDER BY id DESC LIMIT 1;\n"
+               f"UPDATE students SET email_enc = {value_sql} WHERE id = (SELECT id FROM fault_sealed)",
+               "UPDATE students s SET email_enc = f.email_enc FROM fault_sealed f WHERE s.id = f.id;\n"
+               "DROP TABLE fault_sealed")
 
 
 @dataclass(frozen=True)
@@ -251,6 +264,10 @@ FAULTS: list[Fault] = [
               "NEW.directory_opt_out := false; RETURN NEW; END $$;\n"
               "CREATE TRIGGER fault_opt_in BEFORE UPDATE ON students FOR EACH ROW EXECUTE FUNCTION fault_opt_in()",
               "DROP TRIGGER fault_opt_in ON students;\nDROP FUNCTION fault_opt_in()")),
+    Fault("email-stored-readable", "one student's e-mail is stored as plain text in its sealed column", ("DATA-05",),
+          swap_sealed_email("convert_to('ana.fixture@example.org', 'UTF8')")),
+    Fault("email-sealed-with-another-key", "one student's e-mail is sealed with a key other than the declared one",
+          ("DATA-05",), swap_sealed_email(f"convert_to('{FOREIGN_TOKEN}', 'UTF8')")),
     Fault("plaintext-email-column", "e-mail addresses get a plain-text column", ("DATA-05", "DB-03"),
           Sql("ALTER TABLE students ADD COLUMN email text", "ALTER TABLE students DROP COLUMN email")),
     Fault("pii-in-database-log", "PostgreSQL logs every statement, values included", ("DATA-03",),

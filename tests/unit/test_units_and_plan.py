@@ -5,9 +5,11 @@ from datetime import date
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 
 from edupro_verify.evidence import Evidence, ScenarioResult, phase_verdicts, summarise
 from edupro_verify.probes.host import capacity_plan
+from edupro_verify.probes.privacy import fernet_problem
 from edupro_verify.spec import load_profile
 from edupro_verify.suite.outcome import why
 from edupro_verify.units import UnitError, parse, parse_limit, same_dimension
@@ -114,3 +116,13 @@ def test_reasons_are_sentences_without_exception_names() -> None:
     for error in (undefined, ValueError("odd"), KeyError("x"), json.JSONDecodeError("Expecting value", "", 0)):
         assert type(error).__name__ not in why(error)
 
+
+
+def test_a_sealed_value_must_be_a_fernet_token_of_the_declared_key() -> None:
+    key, other = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    token = Fernet(key.encode()).encrypt(b"ana.fixture@synthetic.edupro.invalid")
+    assert fernet_problem(token, key) is None and fernet_problem(token, None) is None
+    assert fernet_problem(token, other) == "not sealed with the declared key (HMAC does not verify)"
+    assert "not base64url" in str(fernet_problem(b"ana@example.org", key))
+    assert "version byte" in str(fernet_problem(b"AAAAAAAA", key))
+    assert "not a Fernet length" in str(fernet_problem(token[:-8], None))

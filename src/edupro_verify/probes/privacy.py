@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import struct
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from cryptography.fernet import Fernet, InvalidToken
+from psycopg import sql
 
 from ..targets import Target
+
+# A Fernet token (https://github.com/fernet/spec): version 0x80, 8-byte timestamp, 16-byte IV, AES-CBC ciphertext
+# in 16-byte blocks, 32-byte HMAC-SHA256; base64url-encoded.
+FERNET_VERSION, FERNET_OVERHEAD, BLOCK = 0x80, 1 + 8 + 16 + 32, 16
 
 
 def disclosures(target: Target, student_id: int) -> list[tuple[Any, ...]]:
@@ -40,11 +50,9 @@ def stored_identity(target: Target, student_id: int) -> tuple[Any, ...]:
 
 
 def storage_protection(target: Target) -> dict[str, Any]:
-    """Does the server offer TLS, does it accept an unencrypted connection, a sample of the sealed columns and any
-    plain-text personal column."""
+    """Does the server offer TLS, does it accept an unencrypted connection, and any plain-text personal column."""
     with target.connect_db() as conn:
         ssl_on = conn.execute("SHOW ssl").fetchone()[0] == "on"
-        sample = conn.execute("SELECT email_enc, birth_date_enc FROM students WHERE email_enc IS NOT NULL LIMIT 20").fetchall()
         plain_columns = [r[0] for r in conn.execute("""SELECT column_name FROM information_schema.columns
             WHERE table_name = 'students' AND column_name IN ('email', 'birth_date', 'date_of_birth', 'dob')""")]
     db = target.database
@@ -54,9 +62,37 @@ def storage_protection(target: Target) -> dict[str, Any]:
         plain_allowed = True
     except psycopg.OperationalError:
         plain_allowed = False
-    return {"ssl_on": ssl_on, "plain_allowed": plain_allowed, "sample": sample, "plain_columns": plain_columns}
+    return {"ssl_on": ssl_on, "plain_allowed": plain_allowed, "plain_columns": plain_columns}
 
 
-def readable_values(sample: list[tuple[Any, ...]]) -> list[bytes]:
-    """Stored values that look like an e-mail address or a date rather than a ciphertext."""
-    return [bytes(v) for row in sample for v in row if v is not None and (b"@" in bytes(v) or bytes(v)[:2].isdigit())]
+def sealed_values(target: Target, columns: dict[str, list[str]]) -> list[tuple[str, int, bytes]]:
+    """Every stored value of the protected columns ({table: [column]}): (table.column, row id, bytes)."""
+    found: list[tuple[str, int, bytes]] = []
+    with target.connect_db() as conn:
+        for table, names in columns.items():
+            for column in names:
+                query = sql.SQL("SELECT id, {c} FROM {t} WHERE {c} IS NOT NULL ORDER BY id").format(
+                    c=sql.Identifier(column), t=sql.Identifier(table))
+                found += [(f"{table}.{column}", int(row_id), bytes(value)) for row_id, value in conn.execute(query)]
+    return found
+
+
+def fernet_problem(token: bytes, key: str | None, now: datetime | None = None) -> str | None:
+    """Why TOKEN is not a well-formed Fernet ciphertext (or, with KEY, not one sealed with it); None when it is."""
+    try:
+        raw = base64.urlsafe_b64decode(token)
+    except (binascii.Error, ValueError):
+        return "not base64url: stored readable, not sealed"
+    if not raw or raw[0] != FERNET_VERSION:
+        return "no Fernet version byte (0x80)"
+    if len(raw) < FERNET_OVERHEAD + BLOCK or (len(raw) - FERNET_OVERHEAD) % BLOCK:
+        return f"{len(raw)} bytes: not a Fernet length (57 + a multiple of 16)"
+    seconds = struct.unpack(">Q", raw[1:9])[0]
+    if seconds > ((now or datetime.now(UTC)) + timedelta(days=1)).timestamp():
+        return f"timestamp {seconds} is in the future"
+    if key:
+        try:
+            Fernet(key.encode()).decrypt(token)
+        except InvalidToken:
+            return "not sealed with the declared key (HMAC does not verify)"
+    return None
