@@ -45,5 +45,7 @@ Feature: Phase 2 — System design and architecture
   Scenario: Secrets are strong, distinct per environment and never committed
     When the deployment's secrets are examined
     Then every secret is long enough and not a known default
+    And the backend accepts a token signed with the declared key and refuses the known defaults and a random key
+    And the database and the cache accept the declared passwords and refuse the known defaults and none
     And no secret is shared with another environment
     And no secret appears in the repository or in the effective settings

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from pytest_bdd import then, when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
-from edupro_verify.probes import configuration, services
+from edupro_verify.probes import cache, configuration, database, services
+from edupro_verify.probes import tokens as token_probe
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
-KNOWN_DEFAULTS = {"changeme", "secret", "password", "your-secret-key", "edupro", "admin", "postgres", "redis"}
+from .common import Tokens
+
 # CFG-03's names -> where the merged stack configuration keeps them
 MERGED_KEYS = {"debug": ("api", "debug"), "log_level": ("logging", "level"), "database_sslmode": ("database", "ssl_mode"),
                "jwt_expire_minutes": ("security", "jwt_expiry_minutes"), "db_pool_size": ("database", "pool_size"),
@@ -163,12 +166,52 @@ def secret_values(target: Target) -> dict[str, str]:
 
 
 @then("every secret is long enough and not a known default")
-def strong_secrets(secret_values: dict[str, str], evidence: Evidence) -> None:
-    defaults = [k for k, v in secret_values.items() if v.lower() in KNOWN_DEFAULTS]
+def strong_secrets(secret_values: dict[str, str], profile: Profile, evidence: Evidence) -> None:
+    known = {str(v).lower() for v in profile.threshold("CFG-04", "known_defaults")}
+    defaults = [k for k, v in secret_values.items() if v.lower() in known]
     evidence.expect_none("secrets that are known defaults", defaults,
                          message=f"weak or default secret(s): {', '.join(defaults)}")
     for name, value in secret_values.items():
         evidence.expect(f"{name} secret length", len(value), "min_secret_length")
+
+
+@then("the backend accepts a token signed with the declared key and refuses the known defaults and a random key")
+def token_key_in_use(secret_values: dict[str, str], api: Api, tokens: Tokens, profile: Profile,
+                     evidence: Evidence) -> None:
+    subject = str(token_probe.unverified(tokens["student"])[1]["sub"])
+    declared = api.get("/api/v1/users/me", token_probe.signed(subject, "student", secret_values["jwt"])).status_code
+    evidence.expect_true("a token signed with the declared key", declared, declared == 200, "accepted (200)",
+                         message=f"the backend refuses a token signed with the declared key ({declared}): "
+                                 "it runs with another key")
+    others = {str(k): str(k) for k in profile.threshold("CFG-04", "known_defaults")}
+    others["a random key"] = secrets.token_urlsafe(32)
+    answers = {name: api.get("/api/v1/users/me", token_probe.signed(subject, "student", key)).status_code
+               for name, key in others.items()}
+    evidence.record("answers to tokens signed with other keys", answers)
+    limited = [name for name, code in answers.items() if code == 429]
+    if limited:  # the rate limiter answered before the key was judged: this check could not look
+        raise ProbeError(f"the rate limiter answered 429 before the token was judged, for: {', '.join(limited)}")
+    accepted = [name for name, code in answers.items() if code != 401]
+    evidence.expect_none("tokens accepted with another key", accepted,
+                         message=f"the backend accepts tokens signed with: {', '.join(accepted)}")
+
+
+@then("the database and the cache accept the declared passwords and refuse the known defaults and none")
+def passwords_in_use(secret_values: dict[str, str], target: Target, profile: Profile, evidence: Evidence) -> None:
+    users = sorted({str(target.database["user"]), str(target.database.get("app_role", target.database["user"]))})
+    declared_db = database.password_accepted(target, str(target.database["user"]), secret_values["database"])
+    evidence.expect_true("database, declared password", declared_db, declared_db, "accepted",
+                         message="the database refuses the declared password")
+    declared_cache = cache.password_accepted(target, secret_values["cache"])
+    evidence.expect_true("cache, declared password", declared_cache, declared_cache, "accepted",
+                         message="the cache refuses the declared password")
+    tried = [*(str(k) for k in profile.threshold("CFG-04", "known_defaults")), ""]
+    let_in = [f"database {user} with {word or 'no password'}" for user in users for word in tried
+              if database.password_accepted(target, user, word)]
+    let_in += [f"cache with {word or 'no password'}" for word in tried if cache.password_accepted(target, word or None)]
+    evidence.record("passwords tried", len(tried) * (len(users) + 1))
+    evidence.expect_none("default or empty passwords accepted", let_in,
+                         message=f"accepted: {', '.join(let_in)}")
 
 
 @then("no secret is shared with another environment")

@@ -19,6 +19,7 @@ import psycopg
 import redis
 import requests
 import yaml
+from psycopg import sql
 
 from tests.helpers import REPO, deploy, status
 
@@ -77,6 +78,28 @@ class Stack:
                 f"backend.{action}(cfg, layout, {idle!r}" + (f", {now['version']!r})" if action == "start" else ")"))
         subprocess.run([str(REPO / ".venv/bin/python"), "-c", code], check=True, capture_output=True, timeout=120,
                        env={**os.environ, "PYTHONPATH": f"{REPO}/stack/ops:{REPO}/stack/backend"})
+
+    def restart_live_by_hand(self, jwt_secret: str | None) -> None:
+        """Restart the live colour's backends outside deploy.sh, with JWT_SECRET instead of the declared token key
+        (as an operator might), or with the declared configuration again (None)."""
+        now = status()
+        live = now["live_colour"]
+        version = now["services"][f"backend_{live}"].get("version") or now["version"]
+        swap = (f"cfg = cfg.model_copy(update={{'secrets': cfg.secrets.model_copy(update={{'jwt_secret': {jwt_secret!r}}})}}); "
+                if jwt_secret else "")
+        code = (f"from edupro_stack.config import load; from edupro_stack.layout import Layout; "
+                f"from edupro_stack.services import backend; layout = Layout.default(); "
+                f"cfg = load(layout, {now['env']!r}); {swap}"
+                f"backend.stop(cfg, layout, {live!r}); backend.start(cfg, layout, {live!r}, {version!r})")
+        subprocess.run([str(REPO / ".venv/bin/python"), "-c", code], check=True, capture_output=True, timeout=180,
+                       env={**os.environ, "PYTHONPATH": f"{REPO}/stack/ops:{REPO}/stack/backend"})
+
+    def app_role_password(self, password: str | None) -> None:
+        """Set the application role's password to PASSWORD, or back to the declared one (None)."""
+        role = self.status["database"]["app_role"]
+        with self.superuser() as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password or self.secrets["app_password"])))
 
     def run_command(self, *command: str) -> None:
         subprocess.run(list(command), check=True, capture_output=True, timeout=300,

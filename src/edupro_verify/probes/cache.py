@@ -20,3 +20,11 @@ def append_only(target: Target) -> tuple[str | None, int | None]:
     """The appendonly setting and whether the append-only file is enabled, asked with the password."""
     client = target.redis()
     return client.config_get("appendonly").get("appendonly"), client.info("persistence").get("aof_enabled")
+
+
+def password_accepted(target: Target, password: str | None) -> bool:
+    """Does the cache answer PING when authenticated with PASSWORD (None: without any)?"""
+    try:
+        return bool(target.redis(password=password).ping())
+    except (redis.AuthenticationError, redis.ResponseError):
+        return False

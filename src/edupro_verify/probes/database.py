@@ -207,3 +207,17 @@ def archive_status(conn: psycopg.Connection) -> dict[str, Any]:
     at_risk = 0.0 if nothing_new or last_time is None else (datetime.now(UTC) - last_time).total_seconds()
     return {"mode": mode, "archived": archived, "last_wal": last_wal, "last_time": last_time, "failed": failed,
             "failed_time": failed_time, "at_risk_seconds": at_risk}
+
+
+def password_accepted(target: Target, user: str, password: str) -> bool:
+    """Does the database let USER in with PASSWORD (an empty one: no password at all)?"""
+    db = target.database
+    try:
+        psycopg.connect(host=db["host"], port=db["port"], dbname=db["name"], user=user, password=password,
+                        sslmode=db.get("sslmode", "prefer"), connect_timeout=5).close()
+        return True
+    except psycopg.OperationalError as error:
+        text = str(error)
+        if "password authentication failed" in text or "no password supplied" in text or "password" in text.lower():
+            return False
+        raise ProbeError(f"database {db['host']}:{db['port']} unreachable: {text.strip().splitlines()[-1]}") from None

@@ -24,3 +24,10 @@ def bad_tokens(subject: str, secret: str | None) -> dict[str, str]:
 def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """A token's header and claims, read without its key."""
     return dict(jwt.get_unverified_header(token)), dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+def signed(subject: str, role: str, secret: str, minutes: int = 5) -> str:
+    """A fresh HS256 token for SUBJECT, signed with SECRET (to see which key the backend really accepts)."""
+    now = datetime.now(UTC)
+    return jwt.encode({"sub": subject, "role": role, "iat": now, "exp": now + timedelta(minutes=minutes)}, secret,
+                      algorithm="HS256")
