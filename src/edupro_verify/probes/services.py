@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,6 @@ import yaml
 
 from ..targets import Target
 from . import containers as container_probe
-from . import host as host_probe
 from . import network
 from .http import Api
 
@@ -31,11 +31,13 @@ def presence(target: Target, declared: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def start_ticks(target: Target, pattern: str) -> int | None:
-    """When the oldest process whose command line contains PATTERN started (clock ticks since boot)."""
-    table = host_probe.run(target.host, "ps -eww -o pid=,args=").splitlines()
+def start_ticks(target: Target, port: int) -> int | None:
+    """When the process listening on PORT of the target host started (clock ticks since boot); None when nothing
+    listens. By port, not by name: a host may run several PostgreSQL or Redis servers (two stacks side by side)."""
+    listing = target.host.run(f"ss -Hltnp 'sport = :{port}'")
+    pids = sorted({int(p) for p in re.findall(r"pid=(\d+)", listing.stdout)}) if listing.rc == 0 else []
     ticks = []
-    for pid in (line.split(None, 1)[0] for line in table if pattern in line):
+    for pid in pids:
         stat = target.host.run(f"cat /proc/{pid}/stat")
         if stat.rc == 0:
             ticks.append(int(stat.stdout.rsplit(")", 1)[1].split()[19]))
@@ -51,9 +53,9 @@ def start_times(target: Target) -> dict[str, Any]:
         return {name: container_probe.started_at(found[service]).isoformat()
                 for name, service in (("database", "database"), ("cache", "cache"), ("backend", inventory.live_backend))}
     live = inventory.live_instances()
-    port = live[0][1] if live else 0
-    return {"database": start_ticks(target, "bin/postgres "), "cache": start_ticks(target, "redis-server"),
-            "backend": start_ticks(target, f"edupro_api.main:app --host 127.0.0.1 --port {port}")}
+    return {"database": start_ticks(target, int(target.database["port"])),
+            "cache": start_ticks(target, int(target.cache["port"])),
+            "backend": start_ticks(target, live[0][1]) if live else None}
 
 
 def _ping(target: Target) -> bool:
