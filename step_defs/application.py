@@ -144,7 +144,7 @@ def images_versioned(images: dict[str, Any], evidence: Evidence) -> None:
 
 
 @then("the backend runs in this environment with the configured log level")
-def runtime_facts(settings: dict[str, Any], target: Target, profile: Profile, evidence: Evidence) -> None:
+def runtime_facts(settings: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
     want_level = profile.threshold("CFG-03", profile.name).get("log_level", profile.threshold("CFG-02", "log_level"))
     evidence.expect_true("environment", settings.get("environment"), settings.get("environment") == profile.name,
                          profile.name, message=f"the backend runs as '{settings.get('environment')}', not {profile.name}")

@@ -75,7 +75,7 @@ def health_passes(health: dict[str, Any], evidence: Evidence) -> None:
 
 
 @then("the backend health check is declared with the paper's interval, timeout and retries")
-def health_declared(health: dict[str, Any], profile: Profile, evidence: Evidence) -> None:
+def health_declared(health: dict[str, Any], evidence: Evidence) -> None:
     declared = health["declared"]
     evidence.expect("declared interval", declared.get("interval_seconds", 0), "backend_interval")
     evidence.expect("declared timeout", declared.get("timeout_seconds", 0), "backend_timeout")

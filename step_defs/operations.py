@@ -164,7 +164,7 @@ def private_backups(backup_state: dict[str, Any], evidence: Evidence) -> None:
 
 
 @then("the newest backup is younger than the allowed age and restores")
-def recent_restorable(backup_state: dict[str, Any], target: Target, profile: Profile, evidence: Evidence) -> None:
+def recent_restorable(backup_state: dict[str, Any], target: Target, evidence: Evidence) -> None:
     newest = backup_state["names"][-1]
     taken = records.backup_taken_at(newest)
     evidence.expect_true("newest backup", newest, taken is not None, "named by its timestamp")
@@ -215,7 +215,7 @@ def recorded(deployments: list[dict[str, Any]], evidence: Evidence) -> None:
 
 
 @then("the average duration and the success rate meet the targets")
-def paper_figures(deployments: list[dict[str, Any]], profile: Profile, evidence: Evidence) -> None:
+def paper_figures(deployments: list[dict[str, Any]], evidence: Evidence) -> None:
     average = sum(r["duration_seconds"] for r in deployments) / len(deployments)
     rate = sum(r["outcome"] == "succeeded" for r in deployments) / len(deployments)
     evidence.record("deployments", len(deployments), source="deployment history")

@@ -15,17 +15,17 @@ from edupro_verify.targets import Target
 from .common import Tokens
 
 
-def live_colour(target: Target, api: Api) -> str:
+def live_colour(api: Api) -> str:
     return str(api.get("/version").json().get("colour"))
 
 
 def switch_under_probe(target: Target, api: Api, *args: str) -> dict[str, Any]:
-    before = live_colour(target, api)
+    before = live_colour(api)
     with ContinuousProbe(target) as probe:
         result = target.deploy(*args)
     if result.returncode != 0:
         raise AssertionError(f"deploy.sh {' '.join(args)} failed: {result.stderr.strip()[-200:]}")
-    return {"before": before, "after": live_colour(target, api), "probe": probe.count, "output": result.stdout.strip()}
+    return {"before": before, "after": live_colour(api), "probe": probe.count, "output": result.stdout.strip()}
 
 
 @when("the current release is deployed onto the idle colour while a probe sends requests", target_fixture="switch")
