@@ -6,7 +6,7 @@
 `./deploy.sh test` runs the tests on their own stack (their own run directory and ports: EDUPRO_RUN_DIR,
 EDUPRO_PORT_OFFSET) beside the development stack, and calls this before and after them. What the stack does on
 its own while the tests run is not a change: Prometheus scraping /metrics, its own and the node exporter's logs,
-PostgreSQL's checkpoints.
+PostgreSQL's checkpoints, Redis's snapshots.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 # Log lines the stack writes by itself, with nobody using it.
 ITS_OWN = {"backend-": ('"route": "/metrics"',), "postgres.log": ("checkpoint",), "prometheus.log": ("",),
-           "node-exporter.log": ("",)}
+           "node-exporter.log": ("",),
+           # Redis's own snapshots ("100 changes in 300 seconds. Saving..."), minutes after the writes that count
+           "redis.log": ("changes in", "Background saving", "DB saved on disk", "Fork CoW", "Saving the final")}
 
 
 def status(env: dict[str, str] | None = None) -> dict[str, Any]:
