@@ -69,7 +69,10 @@ def snapshot() -> dict[str, Any]:
     logs = Path(stack["paths"]["logs"])
     history = Path(stack["paths"]["deployment_history"])
     return {"run": str(run), "live_colour": stack.get("live_colour"), "version": stack.get("version"),
-            "services": {n: s["state"] for n, s in stack["services"].items()}, "processes": processes(run),
+            # every service that runs a process of its own (the frontend is files the proxy serves: its state says
+            # whether the checkout asking has built them, not what the stack does)
+            "services": {n: s["state"] for n, s in stack["services"].items() if n != "frontend"},
+            "processes": processes(run),
             "tables": tables(stack),
             "history": hashlib.sha256(history.read_bytes()).hexdigest() if history.exists() else "none",
             "logs": {p.name: p.stat().st_size for p in sorted(logs.glob("*.log"))}}
