@@ -134,7 +134,8 @@ tests_beside_the_development_stack() {
   if ! local_stack_up "$developer"; then
     stand_in="$ROOT/.test-neighbour"
     say "no development stack is running: one stands in for it beside the tests ($stand_in)"
-    rm -rf "$stand_in"
+    [ -d "$stand_in" ] && { EDUPRO_RUN_DIR="$stand_in" EDUPRO_PORT_OFFSET= stack down --driver local >/dev/null 2>&1 || true; }
+    rm -rf "$stand_in"  # a stand-in left by an interrupted run is stopped and made afresh
     EDUPRO_RUN_DIR="$stand_in" EDUPRO_PORT_OFFSET= stack up --env development --driver local >&2 || exit 1
     developer="$stand_in"
   fi
