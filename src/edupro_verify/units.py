@@ -47,7 +47,7 @@ class Quantity:
 
     @property
     def unit(self) -> str:
-        return self.text.split()[-1] if " " in self.text else _PATTERN.match(self.text).group(2)  # type: ignore[union-attr]
+        return _PATTERN.match(self.text).group(2)  # type: ignore[union-attr]
 
     def __str__(self) -> str:
         return self.text
@@ -86,7 +86,7 @@ class Limit:
     def shown(self) -> Any:
         """The limit as the spec wrote it, for the evidence (a number in its own unit, or the list)."""
         if isinstance(self.limit, Quantity):
-            return float(self.limit.text.split()[0]) if " " in self.limit.text else self.limit.value
+            return float(_PATTERN.match(self.limit.text).group(1))  # type: ignore[union-attr]
         return self.limit
 
     def in_unit(self, measured: float) -> float:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProbeError
-from ..units import parse
+from ..units import parse, version_tuple
 
 
 def run(host: Any, command: str, *args: str) -> str:
@@ -70,10 +70,6 @@ def volume(host: Any, path: str) -> Volume:
 def os_release(host: Any) -> dict[str, str]:
     text = host.file("/etc/os-release").content_string
     return {k: v.strip('"') for k, v in re.findall(r"^(\w+)=(.*)$", text, re.M)}
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])
 
 
 def os_accepted(release: dict[str, str], accepted: dict[str, str]) -> bool:
