@@ -29,6 +29,11 @@ The stack (local processes by default):
   rollback                    switch back to the previous release
   config [--env ENV]          merge and validate the configuration (secrets hidden); --config-dir DIR checks a copy
 
+Lab servers (containers on this machine standing in for a provider's VMs, see README):
+  lab up|down|status [--env staging] [--json]
+                              a fresh Debian 12 server with sshd (key login for deploy, sudo), cron, logrotate,
+                              ufw (22, 80, 443) and fail2ban; nothing of EduPro until up --env staging puts it there
+
 The acceptance suite:
   verify [--env ENV] [pytest options]   bring the stack up (development) and verify it, phase by phase
   bench [--quick] [--only PART...]     benchmarks: suite speed, capacity, deploy time, zero downtime,
@@ -163,6 +168,10 @@ main() {
       stack "$verb" "$@" ;;
     status|down|config)  # read or stop only: never install anything (the suite calls status on every run)
       ensure_venv; stack "$verb" "$@" ;;
+    lab)
+      ensure_venv
+      [ "${1:-}" = "status" ] || ensure_docker
+      stack lab "$@" ;;
     logs)
       local pattern="${1:-}"
       tail -n 50 -F "$ROOT"/run/logs/${pattern:+$pattern}*.log ;;

@@ -61,6 +61,10 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", parents=[common], help="merge base < environment < secrets, validate, print (secrets hidden)")
     c.add_argument("--env", default="development")
     c.add_argument("--config-dir", type=Path, help="check another copy of stack/config")
+    lab = sub.add_parser("lab", help="lab servers on this machine that stand in for a provider's VMs")
+    lab.add_argument("action", choices=["up", "down", "status"])
+    lab.add_argument("--env", default="staging", help="whose server (default staging)")
+    lab.add_argument("--json", action="store_true", help="status as one JSON object (address, SSH key, ssh_config)")
     return p
 
 
@@ -111,6 +115,8 @@ def _check_version(version: str) -> None:
 
 
 def _run(args: argparse.Namespace, layout: Layout) -> int:
+    if args.verb == "lab":
+        return _run_lab(args, layout)
     if args.verb == "release":
         _check_version(args.version)
     if _driver(args, layout) == "compose":
@@ -141,6 +147,24 @@ def _run(args: argparse.Namespace, layout: Layout) -> int:
     elif args.verb == "rollback":
         state = stack.switch(layout, None, "rollback")
         print(f"rolled back to {state.live_version} on {state.live_colour}")
+    return 0
+
+
+def _run_lab(args: argparse.Namespace, layout: Layout) -> int:
+    from . import lab  # Docker is needed only here and by the compose driver
+
+    if args.action == "up":
+        server = lab.up(layout, args.env)
+        print(f"lab server {server.name} is up: {server.ssh_url} (ssh -F {server.ssh_config} {server.address})")
+    elif args.action == "down":
+        server = lab.down(layout, args.env)
+        print(f"lab server {server.name} is deleted (the operator's key in {server.folder} is kept)")
+    else:
+        info = lab.status(layout, args.env)
+        if args.json:
+            print(json.dumps(info, indent=2))
+        else:
+            print(f"{info['name']:24} {info['state']:8} {info['ssh']} (key {info['ssh_key']})")
     return 0
 
 
