@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .compose import ensure_base_image, ensure_docker, BASE_IMAGE
+from .compose import BASE_IMAGE, ensure_base_image, ensure_docker
 from .layout import Layout
 from .processes import StackError, run
 
