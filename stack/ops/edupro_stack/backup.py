@@ -24,7 +24,7 @@ def _client_env(cfg: StackConfig) -> dict[str, str]:
             "PGSSLMODE": "prefer", "PGCONNECT_TIMEOUT": "5"}
 
 
-def take(cfg: StackConfig, layout: Layout) -> Path:
+def take(cfg: StackConfig, layout: Layout, scheduled: bool = False) -> Path:
     layout.dumps.mkdir(parents=True, exist_ok=True)
     target = layout.dumps / f"edupro_backup_{datetime.now(UTC).strftime('%Y%m%d_%H%M%S')}.sql"
     partial = target.with_suffix(".partial")
@@ -37,6 +37,9 @@ def take(cfg: StackConfig, layout: Layout) -> Path:
     with postgres.connect(cfg) as conn:
         conn.execute("SELECT pg_switch_wal()")  # the dump's moment is archived too
     _record_success(layout)
+    if scheduled:  # which backups the schedule made (OPS-04 asks for the schedule's, not a deploy's)
+        with (layout.backups / "scheduled.log").open("a") as log:
+            log.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {target.name}\n")
     return target
 
 

@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import backup, compose, stack
+from . import backup, compose, remote, stack
 from .config import ConfigError, load
 from .layout import Layout
 from .processes import StackError
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_FAILED, EXIT_USAGE, EXIT_BAD_TARGET = 1, 2, 4
 CHANGES_THE_STACK = {"up", "down", "release", "rollback"}
 
 
@@ -47,17 +47,21 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     up = sub.add_parser("up", parents=[common], help="install what is missing, bring every service up (idempotent)")
     up.add_argument("--env", default="development", help="development (default), staging or production")
-    sub.add_parser("down", parents=[common], help="stop every service; nothing is left listening")
+    d = sub.add_parser("down", parents=[common], help="stop every service; nothing is left listening")
     st = sub.add_parser("status", parents=[common], help="state of every service, and where its files are")
     st.add_argument("--json", action="store_true", help="one JSON object, for the suite and scripts")
     b = sub.add_parser("backup", parents=[common], help="pg_dump to run/backups/dumps/edupro_backup_YYYYmmdd_HHMMSS.sql (mode 600)")
     b.add_argument("--env", default=None, help="defaults to the running stack's environment")
+    b.add_argument("--scheduled", action="store_true", help="run by the backup schedule (cron); recorded as such")
     r = sub.add_parser("restore", parents=[common], help="restore a backup file into a new database")
     r.add_argument("file", type=Path)
     r.add_argument("--into", required=True, help="name of the database to create (never the live one)")
     rel = sub.add_parser("release", parents=[common], help="blue-green: start the idle colour on VERSION, switch, stop the old")
     rel.add_argument("version")
-    sub.add_parser("rollback", parents=[common], help="switch back to the previous release's colour and version")
+    rb = sub.add_parser("rollback", parents=[common], help="switch back to the previous release's colour and version")
+    for verb_parser in (d, st, r, rel, rb):
+        verb_parser.add_argument("--env", default=None,
+                                 help="an environment on its own server (its profile's ssh:// host): act there")
     c = sub.add_parser("config", parents=[common], help="merge base < environment < secrets, validate, print (secrets hidden)")
     c.add_argument("--env", default="development")
     c.add_argument("--config-dir", type=Path, help="check another copy of stack/config")
@@ -78,10 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     layout = Layout.default()
     try:
         with one_change_at_a_time(layout, args.verb):
-            return _run(args, layout)
+            return _run(args, layout, list(sys.argv[1:] if argv is None else argv))
     except ConfigError as error:
         print(f"deploy.sh: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except remote.TargetError as error:
+        print(f"deploy.sh: {error}", file=sys.stderr)
+        return EXIT_BAD_TARGET
     except StackError as error:
         print(f"deploy.sh: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -114,11 +121,13 @@ def _check_version(version: str) -> None:
                           "nothing was started")
 
 
-def _run(args: argparse.Namespace, layout: Layout) -> int:
+def _run(args: argparse.Namespace, layout: Layout, argv: list[str]) -> int:
     if args.verb == "lab":
         return _run_lab(args, layout)
     if args.verb == "release":
         _check_version(args.version)
+    if server := _server(args, layout):
+        return _run_remote(args, layout, server, argv)
     if _driver(args, layout) == "compose":
         return _run_compose(args, layout)
     if args.verb == "up":
@@ -133,7 +142,7 @@ def _run(args: argparse.Namespace, layout: Layout) -> int:
         _print_status(stack.status(layout), args.json)
     elif args.verb == "backup":
         cfg = load(layout, _env_of_running(layout, args.env))
-        print(backup.take(cfg, layout))
+        print(backup.take(cfg, layout, scheduled=args.scheduled))
     elif args.verb == "restore":
         cfg = load(layout, _env_of_running(layout, None))
         seconds = backup.restore(cfg, args.file.resolve(), args.into)
@@ -148,6 +157,25 @@ def _run(args: argparse.Namespace, layout: Layout) -> int:
         state = stack.switch(layout, None, "rollback")
         print(f"rolled back to {state.live_version} on {state.live_colour}")
     return 0
+
+
+def _server(args: argparse.Namespace, layout: Layout) -> remote.Server | None:
+    """The environment's own server, when its profile names one and no driver of this machine is asked for."""
+    env = getattr(args, "env", None)
+    if not env or args.verb in ("config", "lab") or args.driver or os.environ.get("EDUPRO_DRIVER"):
+        return None
+    return remote.server_for(layout, env)
+
+
+def _run_remote(args: argparse.Namespace, layout: Layout, server: remote.Server, argv: list[str]) -> int:
+    if args.verb == "up":
+        release = remote.up(layout, args.env, server)
+        print(f"EduPro {args.env} is up on {server.url}: {server.base_url} (release {release})")
+        return 0
+    if args.verb == "restore":
+        raise StackError(f"restore on {server.label}: run it on the server (sudo edupro-stack restore FILE --into DB), "
+                         "where the backups are")
+    return remote.verb(server, [a for a in argv if a not in ("--env", args.env)])
 
 
 def _run_lab(args: argparse.Namespace, layout: Layout) -> int:
@@ -192,7 +220,7 @@ def _run_compose(args: argparse.Namespace, local: Layout) -> int:
     elif args.verb == "status":
         _print_status(compose.status(layout), args.json)
     elif args.verb == "backup":
-        print(compose.take_backup(layout))
+        print(compose.take_backup(layout, args.scheduled))
     elif args.verb == "restore":
         seconds = compose.restore(layout, args.file.resolve(), args.into)
         print(f"restored {args.file.name} into {args.into} in {seconds:.1f} s")

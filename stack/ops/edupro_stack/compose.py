@@ -163,18 +163,21 @@ def ensure_base_image() -> None:
 WHEELHOUSE = Path(".cache") / "wheels"
 
 
-def ensure_wheelhouse(layout: Layout) -> None:
-    """The backend's wheels, fetched on the host (which trusts this machine's certificates) once."""
+def ensure_wheelhouse(layout: Layout, requirements: Path | None = None) -> Path:
+    """The wheels of REQUIREMENTS (the backend's by default), fetched on the host (which trusts this machine's
+    certificates) once; returns the wheelhouse."""
     wheels = layout.repo / WHEELHOUSE
-    requirements = layout.repo / "stack" / "compose" / "requirements-backend.txt"
-    stamp = wheels / ".requirements"
-    if stamp.exists() and stamp.read_text() == requirements.read_text():
-        return
+    requirements = requirements or layout.repo / "stack" / "compose" / "requirements-backend.txt"
+    stamp = wheels / f".{requirements.stem}"
+    wanted = requirements.read_text() + (layout.repo / "stack" / "compose" / "requirements-backend.txt").read_text()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return wheels
     wheels.mkdir(parents=True, exist_ok=True)
     run([str(layout.python), "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(wheels),
          "-r", str(requirements), "-c", str(layout.repo / "requirements.txt")],
-        what="pip download of the backend's wheels")
-    stamp.write_text(requirements.read_text())
+        what=f"pip download of the wheels of {requirements.name}")
+    stamp.write_text(wanted)
+    return wheels
 
 
 def write_files(cfg: StackConfig, layout: Layout, state: State) -> None:
@@ -355,10 +358,10 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     return state
 
 
-def take_backup(layout: Layout) -> Path:
+def take_backup(layout: Layout, scheduled: bool = False) -> Path:
     """pg_dump from the host to the database container's address, into run/compose/backups/dumps."""
     _, cfg = running_state(layout)
-    return backup.take(cfg, layout)
+    return backup.take(cfg, layout, scheduled)
 
 
 def restore(layout: Layout, file: Path, into: str) -> float:

@@ -1,4 +1,4 @@
-"""Configuration: base < environment < secrets, validated, written as the services' env files (CFG-01)."""
+"""Configuration: base < environment < host < secrets, validated, written as the services' env files (CFG-01)."""
 
 from __future__ import annotations
 
@@ -109,6 +109,12 @@ class Backup(Strict):
     keep_days: int = Field(ge=1)
 
 
+class Operations(Strict):
+    """Where the backup schedule and the log rotation go: the run directory (a development machine, where
+    nothing is installed into the system) or the host's own /etc/cron.d and /etc/logrotate.d (a server)."""
+    install: Literal["run-directory", "system"]
+
+
 class Secrets(Strict):
     postgres_password: str
     owner_password: str
@@ -137,6 +143,7 @@ class StackConfig(Strict):
     tls: Tls
     monitoring: Monitoring
     backup: Backup
+    operations: Operations
     secrets: Secrets
 
 
@@ -185,8 +192,9 @@ def load(layout: Layout, env: str, config_dir: Path | None = None) -> StackConfi
     folder = config_dir or layout.repo / "stack" / "config"
     base = _read_yaml(folder / "base.yaml")
     overrides = _read_yaml(folder / f"{env}.yaml")
+    host = _read_yaml(layout.host_config) if layout.host_config.exists() else {}
     secret_values = json.loads(ensure_secrets(layout, env).read_text())
-    merged = merge(base, overrides, {"environment": env, "secrets": secret_values})
+    merged = merge(base, overrides, host, {"environment": env, "secrets": secret_values})
     try:
         return StackConfig.model_validate(shift_ports(merged, port_offset()))
     except ValidationError as error:

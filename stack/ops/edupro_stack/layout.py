@@ -64,6 +64,11 @@ class Layout:
     @property
     def python(self) -> Path: return self.repo / ".venv" / "bin" / "python"
 
+    @property
+    def host_config(self) -> Path:
+        """A server's own settings (its name and address), written there by deploy.sh over SSH."""
+        return self.run / "host.yaml"
+
     def secrets_file(self, env: str) -> Path:
         return self.run / f"secrets-{env}.json"
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import backup, history, tls
@@ -109,26 +110,47 @@ def seed(cfg: StackConfig, layout: Layout) -> None:
     layout.backend_env("seed").unlink(missing_ok=True)
 
 
+# On a server deployed over SSH, the stack's command (the current release's deploy verbs, run as root).
+SERVER_COMMAND = Path("/usr/local/bin/edupro-stack")
+SYSTEM_CRON = Path("/etc/cron.d/edupro-backup")
+SYSTEM_LOGROTATE = Path("/etc/logrotate.d/edupro")
+
+
+def operations_files(cfg: StackConfig, layout: Layout) -> tuple[Path, Path]:
+    """Where the backup schedule and the log rotation are: installed into the host, or kept in the run directory."""
+    if cfg.operations.install == "system":
+        return SYSTEM_CRON, SYSTEM_LOGROTATE
+    return layout.run / "cron.d" / "edupro-backup", layout.run / "logrotate.conf"
+
+
 def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "local") -> None:
     """The daily backup schedule (OPS-04) and log rotation, daily, kept 30 days (OPS-05)."""
-    deploy = layout.repo / "deploy.sh"
+    schedule, rotation = operations_files(cfg, layout)
+    if cfg.operations.install == "system":
+        command = f"{SERVER_COMMAND} backup --env {cfg.environment} --scheduled"
+        header = "# Daily EduPro database backup (installed by deploy.sh; cron reads /etc/cron.d)"
+    else:
+        command = f"{layout.repo / 'deploy.sh'} backup --driver {driver} --env {cfg.environment} --scheduled"
+        header = "# Daily EduPro database backup (install into /etc/cron.d on a real host)"
     layout.logs.mkdir(parents=True, exist_ok=True)
-    (layout.run / "cron.d").mkdir(exist_ok=True)
-    (layout.run / "cron.d" / "edupro-backup").write_text(
-        "# Daily EduPro database backup (install into /etc/cron.d on a real host)\n"
-        f"15 2 * * * root {deploy} backup --driver {driver} --env {cfg.environment} >> {layout.logs}/backup-cron.log 2>&1\n")
-    (layout.run / "logrotate.conf").write_text(
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    schedule.write_text(f"{header}\nSHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
+                        f"15 2 * * * root {command} >> {layout.logs}/backup-cron.log 2>&1\n")
+    schedule.chmod(0o644)
+    rotation.write_text(
         f"{layout.logs}/*.log {{\n    {cfg.logging.rotation}\n    rotate {cfg.logging.retention_days}\n"
         "    missingok\n    notifempty\n    compress\n    delaycompress\n    copytruncate\n    dateext\n}\n")
+    rotation.chmod(0o644)
 
 
-def stack_paths(layout: Layout, env: str) -> dict[str, str]:
+def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dict[str, str]:
     """Where a stack's files are, for status --json and the suite (the same for both drivers: each has its run
     directory)."""
+    schedule, rotation = operations_files(cfg or load_deployed(layout, env), layout)
     paths = {"certificate": layout.certificate, "private_key": layout.private_key, "logs": layout.logs,
              "backups": layout.dumps, "wal_archive": layout.wal_archive, "secrets": layout.secrets_file(env),
              "models": layout.models, "deployment_history": layout.history, "deployment_log": layout.deployment_log,
-             "backup_schedule": layout.run / "cron.d" / "edupro-backup", "logrotate": layout.run / "logrotate.conf",
+             "backup_schedule": schedule, "logrotate": rotation,
              "alert_rules": layout.repo / "stack" / "monitoring" / "alerts.yml",
              "dashboards": layout.repo / "stack" / "monitoring" / "grafana" / "dashboards",
              "migrations": layout.repo / "stack" / "backend" / "alembic.ini", "repository": layout.repo}
@@ -275,6 +297,6 @@ def status(layout: Layout) -> dict[str, Any]:
         "database": {"host": cfg.database.host, "port": cfg.database.port, "name": cfg.database.name,
                      "owner_role": postgres.OWNER, "app_role": postgres.APP},
         "cache": {"host": cfg.cache.host, "port": cfg.cache.port},
-        "paths": stack_paths(layout, env),
+        "paths": stack_paths(layout, env, cfg),
     }
 

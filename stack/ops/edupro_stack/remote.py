@@ -1,0 +1,301 @@
+"""deploy.sh over SSH: the stack installed onto a server, as an operator does it (`up --env staging`).
+
+Where an environment lives is its profile's host (specs/environments/<env>.yaml, `target.host: ssh://…` and
+`target.ssh_config`). deploy.sh reaches it with the OpenSSH client and that ssh_config (the host key pinned, key
+login only), and on the server, with sudo:
+- installs the Debian packages of the stack;
+- unpacks a release of this checkout (its files and the built frontend) into /opt/edupro/releases/<id>, with its
+  own Python environment made from the wheelhouse (the server needs no package index);
+- delivers the configuration: the secrets generated on the operator's side (run/secrets-<env>.json) and the
+  server's name and address (host.yaml), owner-only, into /var/lib/edupro, the server's run directory;
+- runs the release's own stack verbs there (/usr/local/bin/edupro-stack, the local driver on the server): the
+  first deploy brings the stack up; a later one releases the new code blue-green, and only when it serves does
+  /opt/edupro/current move to it. A failed deploy leaves the previous release serving.
+The stack itself installs the backup schedule into /etc/cron.d and the log rotation into /etc/logrotate.d
+(`operations.install: system` of the environment's configuration); the database, cache and monitoring listen on
+the server's loopback, so only 22/80/443 face the outside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from .config import load
+from .layout import Layout
+from .processes import StackError, run
+
+ROOT = "/opt/edupro"
+RUN = "/var/lib/edupro"
+COMMAND = "/usr/local/bin/edupro-stack"
+WHEELS = f"{ROOT}/wheels"
+SERVER_REQUIREMENTS = Path("stack") / "ops" / "requirements-server.txt"
+PACKAGES = ("postgresql-15", "postgresql-client-15", "nginx", "redis-server", "prometheus",
+            "prometheus-node-exporter", "openssl", "python3-venv", "cron", "logrotate", "procps", "iproute2")
+KEEP_RELEASES = 3
+SPECS_VARIABLE = "EDUPRO_SPECS"
+
+
+class TargetError(StackError):
+    """The server cannot be reached or used as given (exit 4): what is wrong and what to do, in one line."""
+
+
+@dataclass(frozen=True)
+class Server:
+    env: str
+    url: str  # ssh://user@address
+    user: str
+    address: str
+    ssh_config: Path | None
+    base_url: str
+    server_name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.env} ({self.url})"
+
+
+def server_for(layout: Layout, env: str) -> Server | None:
+    """The environment's server, if its profile names one over SSH; None for a stack of this machine."""
+    specs = Path(os.environ.get(SPECS_VARIABLE) or layout.repo / "specs")
+    profile = specs / "environments" / f"{env}.yaml"
+    if not profile.is_file():
+        return None
+    try:
+        target = (yaml.safe_load(profile.read_text()) or {}).get("target") or {}
+    except yaml.YAMLError:
+        raise TargetError(f"{profile}: is not valid YAML; fix it before deploying") from None
+    host = str(target.get("host") or "")
+    if not host.startswith("ssh://"):
+        return None
+    parsed = urlparse(host)
+    if not parsed.hostname or not parsed.username:
+        raise TargetError(f"{profile}: target.host: write ssh://USER@ADDRESS (got {host})")
+    config = target.get("ssh_config")
+    config_path = None
+    if config:
+        config_path = Path(os.path.expanduser(str(config)))
+        config_path = config_path if config_path.is_absolute() else layout.repo / config_path
+        if not config_path.is_file():
+            raise TargetError(f"{profile}: target.ssh_config: {config_path} does not exist; for the lab server run "
+                              f"./deploy.sh lab up --env {env}")
+    return Server(env, host, parsed.username, parsed.hostname, config_path,
+                  str(target.get("base_url") or f"https://{parsed.hostname}").rstrip("/"),
+                  str(target.get("server_name") or parsed.hostname))
+
+
+def ssh_command(server: Server, command: str) -> list[str]:
+    base = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+    if server.ssh_config:
+        base += ["-F", str(server.ssh_config)]
+    return [*base, f"{server.user}@{server.address}", command]
+
+
+def _explain(server: Server, stderr: str) -> str:
+    text = stderr.strip()
+    if "Host key verification failed" in text or "REMOTE HOST IDENTIFICATION HAS CHANGED" in text:
+        return (f"{server.label}: the server's host key is not the one pinned in known_hosts; if the server was "
+                "rebuilt, check its new key with the provider and replace the pinned one")
+    if "Permission denied" in text:
+        return f"{server.label}: the server refused the SSH key; give {server.user} the operator's public key"
+    if any(s in text for s in ("Connection refused", "timed out", "No route to host", "Could not resolve")):
+        return f"{server.label}: unreachable over SSH ({text.splitlines()[-1]}); is the server up? (lab: ./deploy.sh lab up)"
+    return f"{server.label}: SSH failed ({(text.splitlines() or ['no output'])[-1]})"
+
+
+def ssh(server: Server, command: str, stdin: bytes | None = None, check: bool = True,
+        stream: bool = False) -> subprocess.CompletedProcess[bytes]:
+    """Run COMMAND on the server; SSH's own failures (exit 255) become one line naming what to fix."""
+    result = subprocess.run(ssh_command(server, command), input=stdin, capture_output=not stream,
+                            stderr=subprocess.PIPE if stream else None)
+    stderr = (result.stderr or b"").decode(errors="replace")
+    if result.returncode == 255:
+        raise TargetError(_explain(server, stderr))
+    if check and result.returncode != 0:
+        last = (stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
+        raise StackError(f"{server.label}: `{command.split(' ')[0] if not command.startswith('sudo') else command[:60]}` "
+                         f"failed: {last}")
+    return result
+
+
+def sudo(server: Server, command: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    return ssh(server, f"sudo -n sh -c {shlex.quote(command)}", **kwargs)
+
+
+def say(message: str) -> None:
+    print(f"deploy.sh: {message}", file=sys.stderr, flush=True)
+
+
+def check_access(server: Server) -> None:
+    ssh(server, "true")
+    if ssh(server, "sudo -n true", check=False).returncode != 0:
+        raise TargetError(f"{server.label}: {server.user} may not use sudo without a password; "
+                          f"add /etc/sudoers.d/{server.user} on the server")
+
+
+def install_packages(server: Server) -> None:
+    listing = sudo(server, "dpkg-query -W -f '${Package} ${Status}\\n' " + " ".join(PACKAGES) + " 2>/dev/null || true")
+    installed = {line.split()[0] for line in listing.stdout.decode().splitlines() if line.endswith("ok installed")}
+    missing = [p for p in PACKAGES if p not in installed]
+    if not missing:
+        return
+    say(f"{server.label}: installing {len(missing)} Debian packages: {' '.join(missing)}")
+    # The stack runs its own instances of these servers: Debian's policy-rc.d keeps the packaged ones from being
+    # started on install (they would hold 5432, 6379, 80, 9090 and 9100).
+    sudo(server, "export DEBIAN_FRONTEND=noninteractive; printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && "
+                 "chmod 755 /usr/sbin/policy-rc.d && apt-get update -q >/dev/null && "
+                 f"apt-get install -y -q --no-install-recommends {' '.join(missing)} >/dev/null; "
+                 "status=$?; rm -f /usr/sbin/policy-rc.d; exit $status")
+
+
+def _release_files(layout: Layout) -> list[Path]:
+    tracked = run(["git", "-C", str(layout.repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], what="git ls-files").stdout.split("\0")
+    files = [layout.repo / name for name in tracked if name and (layout.repo / name).is_file()]
+    files += sorted(p for p in layout.frontend.rglob("*") if p.is_file())
+    return files
+
+
+def bundle(layout: Layout, version: str) -> tuple[str, bytes]:
+    """This checkout as a release: its files (as they are, committed or not) and the built frontend, packed the same
+    way every time, so the same content is the same release id."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
+        for path in _release_files(layout):
+            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(layout.repo)))
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "root", "root"
+            with path.open("rb") as handle:
+                tar.addfile(info, handle)
+    content = hashlib.sha256()
+    for path in _release_files(layout):
+        content.update(str(path.relative_to(layout.repo)).encode() + b"\0" + path.read_bytes())
+    return f"{version}-{content.hexdigest()[:10]}", buffer.getvalue()
+
+
+def upload_wheels(layout: Layout, server: Server) -> None:
+    from .compose import ensure_wheelhouse
+
+    wheels = ensure_wheelhouse(layout, layout.repo / SERVER_REQUIREMENTS)
+    stamp = hashlib.sha256(b"".join(sorted(p.name.encode() for p in wheels.glob("*.whl")))).hexdigest()
+    have = sudo(server, f"cat {WHEELS}/.stamp 2>/dev/null || true").stdout.decode().strip()
+    if have == stamp:
+        return
+    say(f"{server.label}: uploading the wheelhouse ({sum(p.stat().st_size for p in wheels.glob('*.whl')) >> 20} MB)")
+    tar = subprocess.run(["tar", "-C", str(wheels), "-c", "."], capture_output=True, check=True).stdout
+    sudo(server, f"rm -rf {WHEELS} && mkdir -p {WHEELS} && tar -x -C {WHEELS} && echo {stamp} > {WHEELS}/.stamp",
+         stdin=tar)
+
+
+def upload_release(layout: Layout, server: Server, release: str, payload: bytes) -> str:
+    folder = f"{ROOT}/releases/{release}"
+    if sudo(server, f"test -e {folder}/.complete", check=False).returncode == 0:
+        return folder
+    say(f"{server.label}: uploading release {release} ({len(payload) >> 10} KB) and making its Python environment")
+    sudo(server, f"rm -rf {folder}.partial && mkdir -p {folder}.partial && tar -xz -C {folder}.partial", stdin=payload)
+    sudo(server, f"cd {folder}.partial && python3 -m venv .venv && .venv/bin/pip install -q --no-index "
+                 f"--disable-pip-version-check --find-links {WHEELS} -r {SERVER_REQUIREMENTS}")
+    sudo(server, f"touch {folder}.partial/.complete && rm -rf {folder} && mv {folder}.partial {folder}")
+    return folder
+
+
+def host_settings(server: Server) -> dict[str, Any]:
+    """What only this server knows: the name and address people reach it by (host.yaml on the server)."""
+    origin = server.base_url
+    names = list(dict.fromkeys([server.server_name, server.address]))
+    return {"proxy": {"server_name": server.server_name},
+            "tls": {"alt_names": names, "subject": {"CN": server.server_name}},
+            "api": {"cors_origins": list(dict.fromkeys([origin, f"https://{server.server_name}"]))}}
+
+
+def deliver_configuration(layout: Layout, server: Server, env: str) -> None:
+    secrets = layout.secrets_file(env)  # generated on the operator's side by load(); never printed
+    sudo(server, f"install -d -m 755 {RUN} && umask 077 && cat > {RUN}/secrets-{env}.json.new && "
+                 f"chmod 600 {RUN}/secrets-{env}.json.new && mv {RUN}/secrets-{env}.json.new {RUN}/secrets-{env}.json",
+         stdin=secrets.read_bytes())
+    settings = yaml.safe_dump(host_settings(server), sort_keys=False).encode()
+    sudo(server, f"cat > {RUN}/host.yaml && chmod 644 {RUN}/host.yaml", stdin=settings)
+
+
+def _command_for(folder: str) -> str:
+    return (f"env EDUPRO_DRIVER=local EDUPRO_RUN_DIR={RUN} EDUPRO_PORT_OFFSET= "
+            f"PYTHONPATH={folder}/stack/ops:{folder}/stack/backend {folder}/.venv/bin/python -m edupro_stack.cli")
+
+
+def install_command(server: Server) -> None:
+    """/usr/local/bin/edupro-stack: the current release's stack verbs, for the operator and for cron."""
+    script = ("#!/bin/sh\n# EduPro's stack verbs on this server (installed by deploy.sh; the current release).\n"
+              f"exec {_command_for(ROOT + '/current')} \"$@\"\n").encode()
+    sudo(server, f"cat > {COMMAND} && chmod 755 {COMMAND}", stdin=script)
+
+
+def remote_status(server: Server) -> dict[str, Any] | None:
+    if sudo(server, f"test -x {COMMAND}", check=False).returncode != 0:
+        return None
+    found = sudo(server, f"{COMMAND} status --json", check=False)
+    return json.loads(found.stdout) if found.returncode == 0 else None
+
+
+def up(layout: Layout, env: str, server: Server) -> str:
+    cfg = load(layout, env)  # validated here, and the secrets generated here, before the server is touched
+    check_access(server)
+    install_packages(server)
+    from .stack import ensure_frontend
+    ensure_frontend(layout)
+    release, payload = bundle(layout, cfg.application.version)
+    upload_wheels(layout, server)
+    folder = upload_release(layout, server, release, payload)
+    deliver_configuration(layout, server, env)
+    current = sudo(server, f"readlink {ROOT}/current || true").stdout.decode().strip()
+    status = remote_status(server)
+    running = bool(status and status["services"]["proxy"]["state"] == "running")
+    if running and current != folder:
+        say(f"{server.label}: releasing {release} blue-green beside the serving release")
+        _stream(server, f"{_command_for(folder)} release {cfg.application.version}")
+    else:
+        say(f"{server.label}: bringing the stack up from release {release}")
+        _stream(server, f"{_command_for(folder)} up --env {env}")
+    sudo(server, f"ln -sfn {folder} {ROOT}/current.new && mv -T {ROOT}/current.new {ROOT}/current")
+    install_command(server)
+    _prune(server, folder, current)
+    return release
+
+
+def _stream(server: Server, command: str) -> None:
+    """A stack verb on the server; its own one-line failure is the deploy's."""
+    result = sudo(server, command, check=False)
+    out = result.stdout.decode(errors="replace").strip()
+    if result.returncode != 0:
+        last = (result.stderr.decode(errors="replace").strip().splitlines() or [f"exit {result.returncode}"])[-1]
+        raise StackError(f"{server.label}: {last.removeprefix('deploy.sh: ')}; the previous release (if any) is "
+                         "still serving")
+    if out:
+        say(f"{server.label}: {out.splitlines()[-1]}")
+
+
+def _prune(server: Server, keep: str, previous: str) -> None:
+    names = sudo(server, f"ls -1t {ROOT}/releases 2>/dev/null || true").stdout.decode().split()
+    keepers = {keep.rsplit("/", 1)[1], previous.rsplit("/", 1)[-1]}
+    old = [n for n in names if n not in keepers and not n.endswith(".partial")][KEEP_RELEASES:]
+    if old:
+        sudo(server, "rm -rf " + " ".join(f"{ROOT}/releases/{n}" for n in old))
+
+
+def verb(server: Server, args: list[str]) -> int:
+    """Any other stack verb (status, down, backup, restore, release, rollback) runs on the server as it is."""
+    if sudo(server, f"test -x {COMMAND}", check=False).returncode != 0:
+        raise StackError(f"{server.label}: EduPro is not deployed there; run ./deploy.sh up --env {server.env}")
+    result = sudo(server, f"{COMMAND} {' '.join(shlex.quote(a) for a in args)}", check=False, stream=True)
+    if result.returncode != 0 and result.stderr:
+        sys.stderr.write(result.stderr.decode(errors="replace"))
+    return result.returncode
