@@ -52,6 +52,10 @@ class LoadSettings(Strict):
 class TargetSpec(Strict):
     discover: Literal["deploy.sh"] | None = None
     host: str = "local://"
+    # An ssh:// host: the OpenSSH client settings to reach it with (key, pinned host key), relative to the
+    # repository or absolute; `sudo: true` runs the host checks through sudo (the firewall, fail2ban, cron).
+    ssh_config: str | None = None
+    sudo: bool = False
     # Several hosts per tier (tier -> testinfra host specs: local://, ssh://user@host, docker://name): the host
     # checks (cores, memory, disk, operating system, packages) then run on each of them, side by side.
     hosts: dict[str, list[str]] = {}
@@ -59,6 +63,7 @@ class TargetSpec(Strict):
     http_url: str | None = None
     server_name: str | None = None
     prometheus_url: str | None = None
+    prometheus_through: Literal["ssh"] | None = None  # Prometheus listens on the server's loopback: tunnel to it
     database: dict[str, Any] = {}
     cache: dict[str, Any] = {}
     paths: dict[str, str] = {}

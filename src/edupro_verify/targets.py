@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import psycopg
 import redis
@@ -17,6 +18,7 @@ import testinfra
 import urllib3
 import yaml
 
+from . import tunnels
 from .errors import ProbeError, TargetError
 from .inventory import Inventory
 from .spec import Profile
@@ -63,17 +65,24 @@ class Target:
     inventory: Inventory = field(default_factory=Inventory)
     deploy_command: Path | None = None
     tier_hosts: dict[str, list[str]] = field(default_factory=dict)
+    sudo: bool = False
+
+    @property
+    def remote(self) -> bool:
+        """The stack's host is another machine, reached over SSH: no file of this machine is the target's."""
+        return self.host_spec.startswith(("ssh://", "paramiko://"))
 
     @cached_property
     def host(self) -> Any:
-        return testinfra.get_host(self.host_spec)
+        return testinfra.get_host(self.host_spec, sudo=self.sudo)
 
     @cached_property
     def hosts(self) -> dict[str, Any]:
         """Every host to check, by label ("web ssh://deploy@web1"); just the one host when no tiers are listed."""
         if not self.tier_hosts:
             return {"": self.host}
-        return {f"{tier} {spec}": testinfra.get_host(spec) for tier, specs in self.tier_hosts.items() for spec in specs}
+        return {f"{tier} {spec}": testinfra.get_host(spec, sudo=self.sudo) for tier, specs in self.tier_hosts.items()
+                for spec in specs}
 
     @property
     def containers(self) -> dict[str, str]:
@@ -188,14 +197,47 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
     base_url = spec.base_url or status.get("base_url")
     if not base_url:
         raise TargetError(f"specs/environments/{profile.name}.yaml: target.base_url: missing")
-    return Target(host_spec=spec.host, base_url=base_url.rstrip("/"),
+    ssh_config = _ssh_config(spec.ssh_config, repo, profile.name) if spec.ssh_config else None
+    host_spec = f"{spec.host}?ssh_config={ssh_config}" if ssh_config and spec.host.startswith("ssh://") else spec.host
+    cache = {**status.get("cache", {}), **spec.cache}
+    prometheus_url = (spec.prometheus_url or status.get("prometheus_url", "")).rstrip("/")
+    if database.get("through") == "ssh":
+        database = _through(spec.host, ssh_config, "database", database, "target.database")
+    if cache.get("through") == "ssh":
+        cache = _through(spec.host, ssh_config, "cache", cache, "target.cache")
+    if spec.prometheus_through == "ssh" and prometheus_url:
+        address = urlparse(prometheus_url)
+        tunnel = tunnels.open_tunnel(spec.host, ssh_config, "monitoring", address.hostname or "127.0.0.1",
+                                     address.port or 9090, key="target.prometheus_url")
+        prometheus_url = f"{address.scheme}://127.0.0.1:{tunnel.local_port}"
+    return Target(host_spec=host_spec, base_url=base_url.rstrip("/"),
                   http_url=(spec.http_url or status.get("http_url", "")).rstrip("/"),
                   server_name=spec.server_name or status.get("server_name", ""),
-                  prometheus_url=(spec.prometheus_url or status.get("prometheus_url", "")).rstrip("/"),
-                  database=database, cache={**status.get("cache", {}), **spec.cache}, paths=paths,
+                  prometheus_url=prometheus_url, database=database, cache=cache, paths=paths,
                   secrets=secrets, driver=status.get("driver", "remote"),
                   inventory=Inventory.from_status(status) if status else Inventory(), tier_hosts=spec.hosts,
-                  deploy_command=repo / "deploy.sh" if status else None)
+                  deploy_command=repo / "deploy.sh" if status else None, sudo=spec.sudo)
+
+
+def _ssh_config(given: str, repo: Path, env: str) -> str:
+    path = Path(os.path.expanduser(given))
+    path = path if path.is_absolute() else repo / path
+    if not path.is_file():
+        raise TargetError(f"specs/environments/{env}.yaml: target.ssh_config: {path} does not exist "
+                          "(for the lab server: ./deploy.sh lab up)")
+    return str(path)
+
+
+def _through(host: str, ssh_config: str | None, what: str, service: dict[str, Any], key: str) -> dict[str, Any]:
+    """A service on the server's loopback, reached through an SSH tunnel: its address becomes the tunnel's end."""
+    if not host.startswith("ssh://"):
+        raise TargetError(f"{key}.through: ssh needs an ssh:// target.host")
+    if "host" not in service or "port" not in service:
+        raise TargetError(f"{key}: give host and port as the server sees them (as 127.0.0.1 and {what}'s port)")
+    tunnel = tunnels.open_tunnel(host, ssh_config, what, str(service["host"]), int(service["port"]),
+                                 service.get("local_port"), key=key)
+    return {**{k: v for k, v in service.items() if k not in ("through", "local_port")},
+            "host": "127.0.0.1", "port": tunnel.local_port, "on_server": tunnel.remote}
 
 
 def preflight(target: Target) -> None:
