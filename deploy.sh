@@ -35,7 +35,10 @@ Lab servers (containers on this machine standing in for a provider's VMs, see RE
                               ufw (22, 80, 443) and fail2ban; nothing of EduPro until up --env staging puts it there
 
 The acceptance suite:
-  verify [--env ENV] [pytest options]   bring the stack up (development) and verify it, phase by phase
+  verify [--env ENV] [pytest options]   bring the stack up and verify it, phase by phase: development here;
+                                        staging on its server (the lab server made if the profile names it,
+                                        deployed over SSH, verified from outside with what QA is handed)
+  qa-secrets --env ENV                  write what QA is handed for ENV on its server (run/qa-secrets-ENV.yaml)
   bench [--quick] [--only PART...]     benchmarks: suite speed, capacity, deploy time, zero downtime,
                                         recovery; prints `name: value unit` lines (figures, no pass/fail)
   test [--faults|--compose|--local] [pytest options]
@@ -166,6 +169,7 @@ main() {
       ensure_packages; ensure_venv
       case " $* --driver ${EDUPRO_DRIVER:-} " in *" --driver compose "*) ensure_docker ;; esac
       stack "$verb" "$@" ;;
+    qa-secrets) ensure_venv; stack "$verb" "$@" ;;
     status|down|config)  # read or stop only: never install anything (the suite calls status on every run)
       ensure_venv; stack "$verb" "$@" ;;
     lab)
@@ -179,7 +183,13 @@ main() {
       local env="development"
       if [ "${1:-}" = "--env" ]; then env="${2:?--env needs a value}"; shift 2; fi
       ensure_packages; ensure_venv
-      if [ "$env" = "development" ]; then stack up --env development; fi
+      if [ "$env" = "development" ]; then stack up --env development
+      else  # an environment on its own server: its lab server up if the profile names it, deployed over SSH
+        grep -qs '^ *ssh_config: *run/lab/' "$ROOT/specs/environments/$env.yaml" && ensure_docker
+        local handed
+        handed="$(stack provision --env "$env")" || exit $?
+        [ -n "$handed" ] && export EDUPRO_VERIFY_SECRETS="${EDUPRO_VERIFY_SECRETS:-$handed}"
+      fi
       cd "$ROOT" && exec "$PY" -m pytest --env "$env" "$@" ;;
     bench)
       ensure_packages; ensure_venv

@@ -65,6 +65,12 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", parents=[common], help="merge base < environment < secrets, validate, print (secrets hidden)")
     c.add_argument("--env", default="development")
     c.add_argument("--config-dir", type=Path, help="check another copy of stack/config")
+    pv = sub.add_parser("provision", help="for verify: the environment's lab server (if its profile names it) up, "
+                                          "the stack deployed there, and the path of what QA is handed")
+    pv.add_argument("--env", required=True)
+    qa = sub.add_parser("qa-secrets", help="write what QA needs to verify an environment on its own server "
+                                            "(run/qa-secrets-ENV.yaml, mode 600) and print its path")
+    qa.add_argument("--env", required=True)
     lab = sub.add_parser("lab", help="lab servers on this machine that stand in for a provider's VMs")
     lab.add_argument("action", choices=["up", "down", "status"])
     lab.add_argument("--env", default="staging", help="whose server (default staging)")
@@ -128,6 +134,10 @@ def _run(args: argparse.Namespace, layout: Layout, argv: list[str]) -> int:
         _check_version(args.version)
     if server := _server(args, layout):
         return _run_remote(args, layout, server, argv)
+    if args.verb == "provision":
+        return 0  # an environment without a server of its own: nothing to provision here
+    if args.verb == "qa-secrets":
+        raise ConfigError(f"qa-secrets: '{args.env}' has no server of its own (its profile names no ssh:// host)")
     if _driver(args, layout) == "compose":
         return _run_compose(args, layout)
     if args.verb == "up":
@@ -162,12 +172,24 @@ def _run(args: argparse.Namespace, layout: Layout, argv: list[str]) -> int:
 def _server(args: argparse.Namespace, layout: Layout) -> remote.Server | None:
     """The environment's own server, when its profile names one and no driver of this machine is asked for."""
     env = getattr(args, "env", None)
-    if not env or args.verb in ("config", "lab") or args.driver or os.environ.get("EDUPRO_DRIVER"):
+    if not env or args.verb in ("config", "lab") or getattr(args, "driver", None) or os.environ.get("EDUPRO_DRIVER"):
         return None
     return remote.server_for(layout, env)
 
 
 def _run_remote(args: argparse.Namespace, layout: Layout, server: remote.Server, argv: list[str]) -> int:
+    if args.verb == "qa-secrets":
+        print(remote.qa_secrets(layout, server, args.env))
+        return 0
+    if args.verb == "provision":
+        from . import lab
+
+        if lab.names_lab_server(layout, server.env, server.address):
+            lab.up(layout, server.env)
+        release = remote.up(layout, args.env, server)
+        remote.say(f"EduPro {args.env} is up on {server.url}: {server.base_url} (release {release})")
+        print(remote.qa_secrets(layout, server, args.env))
+        return 0
     if args.verb == "up":
         release = remote.up(layout, args.env, server)
         print(f"EduPro {args.env} is up on {server.url}: {server.base_url} (release {release})")

@@ -154,6 +154,11 @@ def _wait_for_ssh(server: LabServer, seconds: float = 30) -> None:
         time.sleep(0.5)
 
 
+def names_lab_server(layout: Layout, env: str, address: str) -> bool:
+    """Does the environment's profile point at this machine's lab server for it?"""
+    return env in ADDRESSES and LabServer.of(layout, env).address == address
+
+
 def up(layout: Layout, env: str) -> LabServer:
     server = LabServer.of(layout, env)
     ensure_docker()

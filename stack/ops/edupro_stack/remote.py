@@ -42,8 +42,11 @@ RUN = "/var/lib/edupro"
 COMMAND = "/usr/local/bin/edupro-stack"
 WHEELS = f"{ROOT}/wheels"
 SERVER_REQUIREMENTS = Path("stack") / "ops" / "requirements-server.txt"
+# The stack's servers, and the paper's base set of a prepared host (ENV-02), as deploy.sh installs them here too.
 PACKAGES = ("postgresql-15", "postgresql-client-15", "nginx", "redis-server", "prometheus",
-            "prometheus-node-exporter", "openssl", "python3-venv", "cron", "logrotate", "procps", "iproute2")
+            "prometheus-node-exporter", "openssl", "python3-venv", "cron", "logrotate", "procps", "iproute2",
+            "curl", "wget", "git", "unzip", "software-properties-common", "apt-transport-https", "ca-certificates",
+            "gnupg", "lsb-release", "ufw", "fail2ban", "htop", "tree", "jq")
 KEEP_RELEASES = 3
 SPECS_VARIABLE = "EDUPRO_SPECS"
 
@@ -299,3 +302,18 @@ def verb(server: Server, args: list[str]) -> int:
     if result.returncode != 0 and result.stderr:
         sys.stderr.write(result.stderr.decode(errors="replace"))
     return result.returncode
+
+
+def qa_secrets(layout: Layout, server: Server, env: str) -> Path:
+    """What the operator hands to QA for this server, as the suite reads it (EDUPRO_VERIFY_SECRETS): the database
+    owner's and the cache's passwords, the token key, the data key and the test accounts. Written owner-only into
+    the run directory; never printed."""
+    values = json.loads(layout.secrets_file(env).read_text())
+    accounts = sudo(server, f"cat {RUN}/demo-accounts.json 2>/dev/null || echo '[]'").stdout.decode()
+    handed = {"database_password": values["owner_password"], "redis_password": values["redis_password"],
+              "jwt_secret": values["jwt_secret"], "data_encryption_key": values["data_encryption_key"],
+              "accounts": json.loads(accounts)}
+    path = layout.run / f"qa-secrets-{env}.yaml"
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        yaml.safe_dump(handed, handle)
+    return path

@@ -101,10 +101,15 @@ def run_migration(cfg: StackConfig, layout: Layout, driver: str = DRIVER) -> Non
         record["rollback_required"] = False
 
 
+# Development and staging (a rehearsal of production on the public data set) get one account per role, whose
+# credentials the operator hands to QA (deploy.sh qa-secrets); production gets none.
+WITH_TEST_ACCOUNTS = ("development", "staging")
+
+
 def seed(cfg: StackConfig, layout: Layout) -> None:
     env = {**backend.process_environment(cfg, layout, "seed", cfg.application.version)}
     command = [str(layout.python), "-m", "edupro_api.seed", "--csv", str(layout.repo / "stack" / "data" / "student-mat.csv")]
-    if cfg.environment == "development":
+    if cfg.environment in WITH_TEST_ACCOUNTS:
         command += ["--demo-accounts", str(layout.demo_accounts)]
     run(command, env=env, what="loading students")
     layout.backend_env("seed").unlink(missing_ok=True)
@@ -154,7 +159,7 @@ def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dic
              "alert_rules": layout.repo / "stack" / "monitoring" / "alerts.yml",
              "dashboards": layout.repo / "stack" / "monitoring" / "grafana" / "dashboards",
              "migrations": layout.repo / "stack" / "backend" / "alembic.ini", "repository": layout.repo}
-    if env == "development":
+    if env in WITH_TEST_ACCOUNTS:
         paths["demo_accounts"] = layout.demo_accounts
     return {k: str(v) for k, v in paths.items()}
 
