@@ -186,9 +186,13 @@ main() {
       if [ "$env" = "development" ]; then stack up --env development
       else  # an environment on its own server: its lab server up if the profile names it, deployed over SSH
         grep -qs '^ *ssh_config: *run/lab/' "$ROOT/specs/environments/$env.yaml" && ensure_docker
-        local handed
-        handed="$(stack provision --env "$env")" || exit $?
-        [ -n "$handed" ] && export EDUPRO_VERIFY_SECRETS="${EDUPRO_VERIFY_SECRETS:-$handed}"
+        local provisioned handed release
+        provisioned="$(stack provision --env "$env")" || exit $?
+        read -r handed release <<< "$provisioned" || true
+        if [ -n "$handed" ]; then  # verified with what the operator hands QA, as the release just deployed
+          export EDUPRO_VERIFY_SECRETS="${EDUPRO_VERIFY_SECRETS:-$handed}"
+          set -- --release "$release" "$@"
+        fi
       fi
       cd "$ROOT" && exec "$PY" -m pytest --env "$env" "$@" ;;
     bench)

@@ -71,7 +71,7 @@ def alerts_loaded(rules: dict[str, Any], evidence: Evidence) -> None:
 
 @when("the provisioned dashboards are read", target_fixture="dashboards")
 def dashboards(target: Target, prometheus: Prometheus) -> dict[str, Any]:
-    return {"used": dashboard_metrics(target.path("dashboards")), "known": prometheus.metric_names()}
+    return {"used": dashboard_metrics(target.host, str(target.path("dashboards"))), "known": prometheus.metric_names()}
 
 
 @then("every dashboard is valid and every metric it uses exists in Prometheus")

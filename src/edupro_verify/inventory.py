@@ -1,8 +1,9 @@
 """The target's inventory, typed: its services, their addresses and states, the live colour, its containers.
 
-Filled once when the target is resolved, by a provider: the profile alone (a target the suite did not
-deploy: no services are known beyond what the profile names), or `deploy.sh status --json` for the
-reference stack this repository runs (local processes or containers). Steps read this, never a raw dict.
+Filled once when the target is resolved, by a provider: the profile and the host (a target the suite did not
+deploy: the profile names each service and where it listens, and what listens and where the proxy sends its
+requests are observed on the host over SSH), or `deploy.sh status --json` for the reference stack this
+repository runs (local processes or containers). Steps read this, never a raw dict.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Service(BaseModel):
 
 class Inventory(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider: Literal["profile", "deploy.sh"] = "profile"
+    provider: Literal["profile", "host", "deploy.sh"] = "profile"
     driver: str = "remote"
     live_colour: str | None = None
     version: str | None = Field(None, description="the version the stack reports running (a fact, not the release under verification)")
@@ -60,11 +61,34 @@ class Inventory(BaseModel):
                    services={n: Service.from_status(n, s) for n, s in status.get("services", {}).items()},
                    containers=dict(status.get("containers", {})))
 
+    @classmethod
+    def observed(cls, declared: dict[str, dict[str, Any]], listening: set[tuple[str, int]],
+                 upstream: set[tuple[str, int]]) -> Inventory:
+        """The profile's services as the host shows them: running when something listens on every address the
+        profile gives; the live backend colour the one whose addresses the proxy's loaded upstream names."""
+        def listens(address: tuple[str, int]) -> bool:
+            host, port = address
+            return address in listening or ("0.0.0.0", port) in listening or (host == "0.0.0.0" and any(
+                p == port for _, p in listening))
+
+        services: dict[str, Service] = {}
+        live_colour = None
+        for name, entry in declared.items():
+            addresses = [(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in entry.get("listen", [])]
+            running = bool(addresses) and all(listens(a) for a in addresses)
+            live = name.startswith("backend_") and bool(addresses) and set(addresses) <= upstream
+            if live:
+                live_colour = name.removeprefix("backend_")
+            services[name] = Service(name=name, state="running" if running else "stopped", addresses=addresses,
+                                     live=live, config=entry.get("config"),
+                                     healthcheck=HealthCheck(**entry["healthcheck"]) if entry.get("healthcheck") else None)
+        return cls(provider="host", driver="remote", live_colour=live_colour, services=services)
+
     def known(self) -> dict[str, Service]:
         """Every service with its state; an error naming what to add when the provider gives none."""
         if not self.services:
-            raise ProbeError("the target's inventory lists no services (a profile-only target: name them in the "
-                             "profile, or verify the reference stack with target.discover: deploy.sh)")
+            raise ProbeError("the target's inventory lists no services: name them in the profile (target.services: "
+                             "each service's listen addresses, as the host sees them)")
         return self.services
 
     def service(self, name: str) -> Service:
@@ -81,7 +105,8 @@ class Inventory(BaseModel):
     def live_backend(self) -> str:
         """The name of the live backend colour's service (backend_blue, backend_green)."""
         if not self.live_colour:
-            raise ProbeError("the target's inventory names no live colour")
+            raise ProbeError("the target's inventory names no live colour: the proxy sends requests to none of the "
+                             "backend colours the profile names (target.services.backend_blue/backend_green.listen)")
         return f"backend_{self.live_colour}"
 
     def live_instances(self) -> list[tuple[str, int]]:

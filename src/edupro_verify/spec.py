@@ -49,6 +49,17 @@ class LoadSettings(Strict):
     workers: int = Field(0, ge=0, description="0: library mode; N: a Locust master and N local workers")
 
 
+class ServiceSpec(Strict):
+    listen: list[str] = []
+    config: str | None = None
+    healthcheck: dict[str, Any] | None = None
+
+
+class DeployTool(Strict):
+    command: str
+    arguments: list[str] = []
+
+
 class TargetSpec(Strict):
     discover: Literal["deploy.sh"] | None = None
     host: str = "local://"
@@ -67,6 +78,12 @@ class TargetSpec(Strict):
     database: dict[str, Any] = {}
     cache: dict[str, Any] = {}
     paths: dict[str, str] = {}
+    # A target the suite did not deploy: each service and where it listens as the host sees it
+    # (`listen: [127.0.0.1:5432]`), the proxy's configuration file, the backend's declared health check.
+    services: dict[str, ServiceSpec] = {}
+    # The deployment's own tool, for the checks that exercise it (config, release, rollback): the command and
+    # the arguments every call ends with (as --env staging).
+    deploy: DeployTool | None = None
 
 
 class DriverNotes(Strict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,7 +64,7 @@ class Target:
     secrets: Secrets
     driver: str = "remote"
     inventory: Inventory = field(default_factory=Inventory)
-    deploy_command: Path | None = None
+    deploy_command: list[str] | None = None  # the deployment's own tool and the arguments each call ends with
     tier_hosts: dict[str, list[str]] = field(default_factory=dict)
     sudo: bool = False
 
@@ -98,9 +99,19 @@ class Target:
     def deploy(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The target's own deploy.sh (config, release, rollback), for the checks that exercise it."""
         if self.deploy_command is None:
-            raise ProbeError("this check needs the target's deploy.sh (profile target.discover: deploy.sh)")
-        return subprocess.run([str(self.deploy_command), *args], capture_output=True, text=True, timeout=600,
-                              check=False)
+            raise ProbeError("this check needs the deployment's own tool: add target.deploy (command, arguments) "
+                             "to the profile")
+        command, *tail = self.deploy_command
+        tail = [] if "--env" in args else tail  # a call that names its environment keeps it
+        return subprocess.run([command, *args, *tail], capture_output=True, text=True, timeout=600, check=False,
+                              cwd=REPO)
+
+    def on_host(self, service: dict[str, Any]) -> tuple[str, int]:
+        """A service's address as the target host sees it (behind a tunnel: the server's end)."""
+        if "on_server" in service:
+            host, port = str(service["on_server"]).rsplit(":", 1)
+            return host, int(port)
+        return str(service["host"]), int(service["port"])
 
     def account(self, role: str) -> Account:
         for account in self.secrets.accounts:
@@ -189,7 +200,7 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                 **spec.database}
     if given:
         secrets = given
-    elif "secrets" in paths:
+    elif status and "secrets" in paths:  # the development stack's own files, on this machine
         secrets = _secrets_from_stack(paths)
     else:
         raise TargetError(f"no secrets for environment '{profile.name}': set {SECRETS_VARIABLE} to a YAML file "
@@ -210,13 +221,46 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
         tunnel = tunnels.open_tunnel(spec.host, ssh_config, "monitoring", address.hostname or "127.0.0.1",
                                      address.port or 9090, key="target.prometheus_url")
         prometheus_url = f"{address.scheme}://127.0.0.1:{tunnel.local_port}"
+    inventory = Inventory.from_status(status) if status else Inventory()
+    if not status and spec.services:
+        inventory = _observed(testinfra.get_host(host_spec, sudo=spec.sudo), spec)
+    deploy_command = [str(repo / "deploy.sh")] if status else None
+    if spec.deploy:
+        tool = Path(spec.deploy.command)
+        deploy_command = [str(repo / tool) if not tool.is_absolute() and "/" in spec.deploy.command else
+                          spec.deploy.command, *spec.deploy.arguments]
+    paths.setdefault("repository", repo)  # the code under verification: this checkout, and its migrations
+    paths.setdefault("migrations", repo / "stack" / "backend" / "alembic.ini")
     return Target(host_spec=host_spec, base_url=base_url.rstrip("/"),
                   http_url=(spec.http_url or status.get("http_url", "")).rstrip("/"),
                   server_name=spec.server_name or status.get("server_name", ""),
                   prometheus_url=prometheus_url, database=database, cache=cache, paths=paths,
                   secrets=secrets, driver=status.get("driver", "remote"),
-                  inventory=Inventory.from_status(status) if status else Inventory(), tier_hosts=spec.hosts,
-                  deploy_command=repo / "deploy.sh" if status else None, sudo=spec.sudo)
+                  inventory=inventory, tier_hosts=spec.hosts, deploy_command=deploy_command, sudo=spec.sudo)
+
+
+def _observed(host: Any, spec: Any) -> Inventory:
+    """The profile's services as the host shows them (what listens; where the proxy's loaded upstream points)."""
+    try:
+        listing = host.run("ss -Hltn")
+    except Exception as error:  # testinfra raises its backend's own errors for an unreachable host
+        raise TargetError(f"{spec.host}: cannot run commands on the host ({str(error).strip()[:120]}); check "
+                          "target.host and target.ssh_config") from None
+    if listing.rc != 0:
+        raise TargetError(f"{spec.host}: `ss -Hltn` failed on the host; it needs iproute2")
+    listening = set()
+    for line in listing.stdout.splitlines():
+        local = line.split()[3] if len(line.split()) > 3 else ""
+        address, _, port = local.rpartition(":")
+        if port.isdigit():
+            listening.add((address.strip("[]").replace("*", "0.0.0.0"), int(port)))
+    upstream: set[tuple[str, int]] = set()
+    proxy = spec.services.get("proxy")
+    if proxy and proxy.config:
+        loaded = host.run(f"nginx -T -q -c {proxy.config}")
+        for match in re.finditer(r"^\s*server\s+([\w.\-]+):(\d+)[^;]*;", loaded.stdout, re.M):
+            upstream.add((match.group(1), int(match.group(2))))
+    return Inventory.observed({n: s.model_dump() for n, s in spec.services.items()}, listening, upstream)
 
 
 def _ssh_config(given: str, repo: Path, env: str) -> str:

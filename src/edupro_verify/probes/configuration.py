@@ -48,8 +48,12 @@ def committed(repository: Path, values: dict[str, str]) -> list[str]:
     return found
 
 
-def shared_with_other_environments(secrets_file: Path, values: dict[str, str]) -> tuple[list[str], list[str]]:
-    """The other environments' secret files beside this one, and which of their values this one shares."""
-    others = [p for p in secrets_file.parent.glob("secrets-*.json") if p != secrets_file]
-    shared = [f"{p.name}:{k}" for p in others for k, v in json.loads(p.read_text()).items() if v in values.values()]
-    return [p.name for p in others], shared
+def shared_with_other_environments(host: Any, secrets_file: Path, values: dict[str, str]) -> tuple[list[str], list[str]]:
+    """The other environments' secret files beside this one on the host, and which of their values this one shares."""
+    listing = host.run(f"ls -1 {secrets_file.parent}")
+    others = [n for n in listing.stdout.split() if n.startswith("secrets-") and n.endswith(".json")
+              and n != secrets_file.name]
+    shared = [f"{n}:{k}" for n in others
+              for k, v in json.loads(host.file(f"{secrets_file.parent}/{n}").content_string).items()
+              if v in values.values()]
+    return others, shared

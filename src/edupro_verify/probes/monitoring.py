@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -64,15 +63,16 @@ def promtool_check_rules(host: Any, path: str) -> tuple[bool, str]:
     return result.rc == 0, (result.stdout + result.stderr).strip().splitlines()[-1]
 
 
-def dashboard_metrics(path: Path) -> dict[str, list[str]]:
-    """Metric names each dashboard's panel expressions use."""
+def dashboard_metrics(host: Any, folder: str) -> dict[str, list[str]]:
+    """Metric names each dashboard's panel expressions use (the dashboards in FOLDER on the host)."""
     used: dict[str, list[str]] = {}
-    for file in sorted(path.glob("*.json")):
+    listing = host.run(f"ls -1 {folder}")
+    for name in sorted(n for n in listing.stdout.split() if n.endswith(".json")):
         try:
-            dashboard = json.loads(file.read_text())
+            dashboard = json.loads(host.file(f"{folder}/{name}").content_string)
         except json.JSONDecodeError as error:
-            raise AssertionError(f"dashboard {file.name} is not valid JSON: {error}") from None
+            raise AssertionError(f"dashboard {name} is not valid JSON: {error}") from None
         exprs = [t.get("expr", "") for p in dashboard.get("panels", []) for t in p.get("targets", [])]
         names = {n for expr in exprs for n in METRIC.findall(expr)}
-        used[file.name] = sorted(names)
+        used[name] = sorted(names)
     return used

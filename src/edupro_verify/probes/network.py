@@ -118,8 +118,7 @@ def tiers(target: Target) -> dict[str, list[tuple[str, int]]]:
         web.append(int(urlparse(target.http_url).port or 80))
     app = [a for name, svc in target.inventory.services.items() if name.startswith("backend_") and svc.running
            for a in svc.addresses]
-    data = [(str(target.database["host"]), int(target.database["port"])),
-            (str(target.cache["host"]), int(target.cache["port"]))]
+    data = [target.on_host(target.database), target.on_host(target.cache)]
     return {"web": [("0.0.0.0", p) for p in web], "app": app, "data": data, "published": published_beyond_proxy(target)}
 
 

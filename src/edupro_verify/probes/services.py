@@ -53,8 +53,8 @@ def start_times(target: Target) -> dict[str, Any]:
         return {name: container_probe.started_at(found[service]).isoformat()
                 for name, service in (("database", "database"), ("cache", "cache"), ("backend", inventory.live_backend))}
     live = inventory.live_instances()
-    return {"database": start_ticks(target, int(target.database["port"])),
-            "cache": start_ticks(target, int(target.cache["port"])),
+    return {"database": start_ticks(target, target.on_host(target.database)[1]),
+            "cache": start_ticks(target, target.on_host(target.cache)[1]),
             "backend": start_ticks(target, live[0][1]) if live else None}
 
 
@@ -69,13 +69,13 @@ def health_checks(target: Target, api: Api) -> dict[str, Any]:
     """Each service's own health check, and the backend's declared one (`declared`)."""
     if target.containers:
         return _container_health_checks(target, api)
-    db = target.database
+    db_host, db_port = target.on_host(target.database)
     conf = target.inventory.proxy_config()
     backend = target.inventory.services.get("backend_blue")
     return {
         "backend": api.get("/health").status_code == 200,
-        "database": target.host.run(f"pg_isready -q -h {db['host']} -p {db['port']}").rc == 0
-        or target.host.run(f"/usr/lib/postgresql/15/bin/pg_isready -q -h {db['host']} -p {db['port']}").rc == 0,
+        "database": target.host.run(f"pg_isready -q -h {db_host} -p {db_port}").rc == 0
+        or target.host.run(f"/usr/lib/postgresql/15/bin/pg_isready -q -h {db_host} -p {db_port}").rc == 0,
         "cache": _ping(target),
         "proxy": target.host.run(f"nginx -t -q -c {conf}" if conf else "nginx -t -q").rc == 0,
         "frontend": api.get("/").status_code == 200,

@@ -66,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--env", default="development")
     c.add_argument("--config-dir", type=Path, help="check another copy of stack/config")
     pv = sub.add_parser("provision", help="for verify: the environment's lab server (if its profile names it) up, "
-                                          "the stack deployed there, and the path of what QA is handed")
+                                          "the stack deployed there; prints what QA is handed and the release")
     pv.add_argument("--env", required=True)
     qa = sub.add_parser("qa-secrets", help="write what QA needs to verify an environment on its own server "
                                             "(run/qa-secrets-ENV.yaml, mode 600) and print its path")
@@ -188,7 +188,7 @@ def _run_remote(args: argparse.Namespace, layout: Layout, server: remote.Server,
             lab.up(layout, server.env)
         release = remote.up(layout, args.env, server)
         remote.say(f"EduPro {args.env} is up on {server.url}: {server.base_url} (release {release})")
-        print(remote.qa_secrets(layout, server, args.env))
+        print(remote.qa_secrets(layout, server, args.env), load(layout, args.env).application.version)
         return 0
     if args.verb == "up":
         release = remote.up(layout, args.env, server)

@@ -169,8 +169,9 @@ def up(layout: Layout, env: str) -> LabServer:
     if found and not found["State"]["Running"]:
         _docker("start", server.name)
     elif not found:
+        # NET_ADMIN for ufw and fail2ban; SYS_PTRACE so that root sees every process's binary and sockets, as on a VM.
         _docker("run", "-d", "--name", server.name, "--hostname", f"{env}-lab", "--network", NETWORK,
-                "--ip", server.address, "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--restart", "unless-stopped",
+                "--ip", server.address, "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_PTRACE", "--restart", "unless-stopped",
                 "--label", "org.edupro.lab=1", IMAGE, what=f"docker run of lab server {server.name}")
     _wait_ready(server)
     _authorise(server)
