@@ -45,6 +45,7 @@ Feature: Phase 8 — Maintenance and monitoring
   Scenario: Backups are daily, private and restorable
     When the backup schedule and the backup files are examined
     Then a daily backup is scheduled
+    And the schedule is installed where the host's cron reads it, and cron runs
     And every backup file is readable by its owner only
     And the newest backup is younger than the allowed age and restores
 
@@ -52,6 +53,7 @@ Feature: Phase 8 — Maintenance and monitoring
   Scenario: Logs are JSON, rotated daily and kept for the required days
     When the log rotation configuration and the application logs are read
     Then logs are rotated daily and kept for the required days
+    And the rotation is installed where the host's logrotate reads it, run daily by cron
     And every application log line is JSON
 
   @REQ-OPS-06

@@ -10,7 +10,7 @@ from pytest_bdd import then, when
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database as db
 from edupro_verify.probes import host as host_probe
-from edupro_verify.probes import logs, records
+from edupro_verify.probes import logs, records, scheduler
 from edupro_verify.probes.monitoring import Prometheus, dashboard_metrics, promtool_check_rules
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
@@ -156,6 +156,22 @@ def scheduled(backup_state: dict[str, Any], evidence: Evidence) -> None:
                          "daily at a fixed time", message="no daily backup is scheduled")
 
 
+@then("the schedule is installed where the host's cron reads it, and cron runs")
+def schedule_installed(target: Target, profile: Profile, evidence: Evidence) -> None:
+    found = scheduler.schedule(target.host, str(target.path("backup_schedule")))
+    _installed(found, bool(profile.threshold("OPS-04", "installed")), "backup schedule", evidence)
+
+
+def _installed(found: scheduler.Installed, required: bool, what: str, evidence: Evidence) -> None:
+    if not required:  # the profile says why (a development machine's scheduler is its owner's)
+        evidence.record(f"{what} read by", found.read_by or f"nothing reads {found.where}")
+        return
+    evidence.expect_true(f"{what} read by", found.read_by or "nothing", found.read_by is not None,
+                         "the host's scheduler", message=f"nothing on the host reads the {what} {found.where}")
+    evidence.expect_true("cron", "running" if found.runner_running else "not running", found.runner_running,
+                         "running", message=f"cron is not running on the host: the {what} is never acted on")
+
+
 @then("every backup file is readable by its owner only")
 def private_backups(backup_state: dict[str, Any], evidence: Evidence) -> None:
     modes = backup_state["modes"]
@@ -188,6 +204,13 @@ def rotated(logging_state: dict[str, Any], evidence: Evidence) -> None:
     evidence.expect_true("rotated", "daily" if found.daily else "not daily", found.daily, "daily",
                          message="logs are not rotated daily")
     evidence.expect("days of logs kept", (found.kept or 0) * 86400, "retention")
+
+
+@then("the rotation is installed where the host's logrotate reads it, run daily by cron")
+def rotation_installed(target: Target, profile: Profile, evidence: Evidence) -> None:
+    found = scheduler.rotation(target.host, str(target.path("logrotate")))
+    _installed(found, bool(profile.threshold("OPS-05", "installed")), "log rotation", evidence)
+    evidence.record("logrotate last ran", scheduler.last_rotation(target.host) or "never")
 
 
 @then("every application log line is JSON")
