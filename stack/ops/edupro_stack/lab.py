@@ -11,6 +11,7 @@ that pins both, which deploy.sh and the suite's staging profile use.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -23,7 +24,7 @@ from .compose import BASE_IMAGE, ensure_base_image, ensure_docker
 from .layout import Layout
 from .processes import StackError, run
 
-IMAGE = "edupro/lab-server:1"
+IMAGE_NAME = "edupro/lab-server"
 NETWORK = "edupro_lab"
 SUBNET = "172.31.240.0/24"
 # Each environment's server has a fixed address (README); EDUPRO_LAB_ADDRESS moves it (the project's tests use
@@ -78,13 +79,23 @@ def _container(server: LabServer) -> dict[str, Any] | None:
     return json.loads(found.stdout)[0] if found.returncode == 0 else None
 
 
-def _build_image(layout: Layout) -> None:
-    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode == 0:
-        return
+def image(layout: Layout) -> str:
+    """The lab server image, tagged by the content of stack/lab (a changed server is a new image)."""
+    digest = hashlib.sha256()
+    for file in sorted((layout.repo / "stack" / "lab").iterdir()):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return f"{IMAGE_NAME}:{digest.hexdigest()[:12]}"
+
+
+def _build_image(layout: Layout) -> str:
+    tag = image(layout)
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0:
+        return tag
     ensure_base_image()
-    _docker("build", "-q", "-t", IMAGE, "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-f",
+    _docker("build", "-q", "-t", tag, "--build-arg", f"BASE_IMAGE={BASE_IMAGE}", "-f",
             str(layout.repo / "stack" / "lab" / "Dockerfile.server"), str(layout.repo / "stack" / "lab"),
             what="docker build of the lab server image")
+    return tag
 
 
 def _ensure_network() -> None:
@@ -162,7 +173,7 @@ def names_lab_server(layout: Layout, env: str, address: str) -> bool:
 def up(layout: Layout, env: str) -> LabServer:
     server = LabServer.of(layout, env)
     ensure_docker()
-    _build_image(layout)
+    tag = _build_image(layout)
     _ensure_network()
     _operator_key(server)
     found = _container(server)
@@ -172,7 +183,7 @@ def up(layout: Layout, env: str) -> LabServer:
         # NET_ADMIN for ufw and fail2ban; SYS_PTRACE so that root sees every process's binary and sockets, as on a VM.
         _docker("run", "-d", "--name", server.name, "--hostname", f"{env}-lab", "--network", NETWORK,
                 "--ip", server.address, "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_PTRACE", "--restart", "unless-stopped",
-                "--label", "org.edupro.lab=1", IMAGE, what=f"docker run of lab server {server.name}")
+                "--label", "org.edupro.lab=1", tag, what=f"docker run of lab server {server.name}")
     _wait_ready(server)
     _authorise(server)
     _wait_for_ssh(server)

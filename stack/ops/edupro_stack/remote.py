@@ -91,9 +91,6 @@ def server_for(layout: Layout, env: str) -> Server | None:
     if config:
         config_path = Path(os.path.expanduser(str(config)))
         config_path = config_path if config_path.is_absolute() else layout.repo / config_path
-        if not config_path.is_file():
-            raise TargetError(f"{profile}: target.ssh_config: {config_path} does not exist; for the lab server run "
-                              f"./deploy.sh lab up --env {env}")
     return Server(env, host, parsed.username, parsed.hostname, config_path,
                   str(target.get("base_url") or f"https://{parsed.hostname}").rstrip("/"),
                   str(target.get("server_name") or parsed.hostname))
@@ -101,6 +98,9 @@ def server_for(layout: Layout, env: str) -> Server | None:
 
 def ssh_command(server: Server, command: str) -> list[str]:
     base = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+    if server.ssh_config and not server.ssh_config.is_file():
+        raise TargetError(f"{server.label}: target.ssh_config: {server.ssh_config} does not exist; for the lab "
+                          f"server run ./deploy.sh lab up --env {server.env}")
     if server.ssh_config:
         base += ["-F", str(server.ssh_config)]
     return [*base, f"{server.user}@{server.address}", command]

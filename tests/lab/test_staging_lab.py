@@ -1,0 +1,214 @@
+"""Staging on a server of its own: a lab server from nothing, deployed over SSH by deploy.sh, verified from outside by
+the profile alone; faults applied on the server through SSH, each turned red and undone; bad input refused.
+
+The tests use their own lab server (EDUPRO_LAB_ADDRESS, beside the developer's at 172.31.240.10) and their own copy
+of the specs whose staging profile names it, so a developer's lab server is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import TALLY
+from tests.helpers import REPO, one_clear_line, run_suite
+
+ADDRESS = os.environ.get("EDUPRO_TEST_LAB_ADDRESS", "172.31.240.110")
+RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
+MUST_PASS = ("FW-01", "FW-02", "OPS-04", "OPS-05", "PLAN-02")
+
+
+@dataclass
+class Lab:
+    specs: Path
+    env: dict[str, str]
+    ssh_config: Path
+
+    def deploy(self, *args: str, specs: Path | None = None, timeout: int = 1200) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, "EDUPRO_SPECS": str(specs or self.specs)}
+        return subprocess.run([str(REPO / "deploy.sh"), *args], cwd=REPO, capture_output=True, text=True,
+                              timeout=timeout, env=env)
+
+    def on_server(self, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ssh", "-F", str(self.ssh_config), ADDRESS, f"sudo sh -c {json.dumps(command)}"],
+                              capture_output=True, text=True, timeout=120)
+
+    def verify(self, reports: Path, *args: str, specs: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return run_suite("--env", "staging", f"--specs={specs or self.specs}", f"--reports-dir={reports}",
+                         "--no-gate", "-q", *args,
+                         env={**self.env, "EDUPRO_VERIFY_SECRETS": str(RUN_DIR / "qa-secrets-staging.yaml")})
+
+
+def specs_naming(folder: Path, **target: Any) -> Path:
+    """A copy of the specs whose staging profile names the tests' lab server (and any other change to target)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    specs = folder / "specs"
+    if specs.exists():
+        shutil.rmtree(specs)
+    shutil.copytree(REPO / "specs", specs)
+    path = specs / "environments" / "staging.yaml"
+    profile = yaml.safe_load(path.read_text())
+    profile["target"].update({"host": f"ssh://deploy@{ADDRESS}", "ssh_config": str(RUN_DIR / "lab" / "ssh_config"),
+                              "base_url": f"https://{ADDRESS}", "http_url": f"http://{ADDRESS}"})
+    profile["target"].update(target)
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return specs
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    folder = tmp_path_factory.mktemp("lab")
+    env = {**os.environ, "EDUPRO_LAB_ADDRESS": ADDRESS, "EDUPRO_RUN_DIR": str(RUN_DIR), "EDUPRO_PORT_OFFSET": ""}
+    made = Lab(specs_naming(folder), env, RUN_DIR / "lab" / "ssh_config")
+    gone = made.deploy("lab", "down", "--env", "staging")
+    assert gone.returncode == 0, gone.stderr
+    return made
+
+
+def evidence_of(reports: Path) -> dict[str, Any]:
+    return dict(json.loads((reports / "latest" / "evidence.json").read_text()))
+
+
+def test_staging_from_nothing_is_deployed_over_ssh_and_verified_from_outside(lab: Lab, tmp_path: Path) -> None:
+    """`./deploy.sh verify --env staging`: the lab server made, the stack deployed onto it, verified by the profile."""
+    result = lab.deploy("verify", "--env", "staging", "--no-gate", "-m", "not load", "-q", "-p", "no:cacheprovider",
+                        f"--specs={lab.specs}", f"--reports-dir={tmp_path}")
+    assert (tmp_path / "latest").exists(), f"no report written: {result.stdout[-1500:]}{result.stderr[-1500:]}"
+    evidence = evidence_of(tmp_path)
+    results = evidence["requirements"]
+    assert evidence["target"]["host"].startswith(f"ssh://deploy@{ADDRESS}"), evidence["target"]
+    not_passed = {r: results[r]["status"] + ": " + results[r]["reason"] for r in MUST_PASS
+                  if results[r]["status"] != "passed"}
+    assert not not_passed, f"{not_passed}\n{result.stdout[-2000:]}{result.stderr[-1500:]}"
+    errors = {r: v["reason"] for r, v in results.items() if v["status"] == "error"}
+    assert not errors, f"checks that could not run on the staging server: {errors}"
+    unexplained = {r: v["status"] for r, v in results.items() if v["status"] in ("not_covered",)}
+    assert not unexplained, unexplained
+    print("staging verified:", {s: sum(1 for v in results.values() if v["status"] == s)
+                                 for s in sorted({v["status"] for v in results.values()})})
+
+
+def reachable(port: int) -> bool:
+    try:
+        with socket.create_connection((ADDRESS, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def test_from_this_machine_only_ssh_and_the_web_ports_answer(lab: Lab) -> None:
+    assert reachable(443) and reachable(80) and reachable(22)
+    closed = [p for p in (5432, 6379, 9090, 9100, 8001, 8002, 8003, 8004) if reachable(p)]
+    assert not closed, f"reachable from outside the staging server: {closed}"
+
+
+@dataclass(frozen=True)
+class ServerFault:
+    name: str
+    breaks: str  # the requirement that must turn red
+    apply: str  # run as root on the server
+    undo: str
+
+
+# Each breaks a live surface of the server (a service, the firewall, what the scheduler reads), not a file nothing reads.
+PG = "runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/edupro/postgres/data -w -l /var/lib/edupro/logs/postgres-restart.log"
+SERVER_FAULTS = (
+    ServerFault("cron-stopped", "OPS-04", "pkill -x cron", "cron"),
+    ServerFault("ufw-disabled", "FW-01", "ufw --force disable", "ufw --force enable"),
+    ServerFault("sshd-jail-removed", "FW-02", "fail2ban-client stop sshd", "fail2ban-client reload sshd || fail2ban-client reload"),
+    ServerFault("logrotate-file-removed", "OPS-05", "mv /etc/logrotate.d/edupro /root/edupro.logrotate",
+                "mv /root/edupro.logrotate /etc/logrotate.d/edupro"),
+    ServerFault("database-on-the-external-address", "PLAN-02",
+                f"{PG} restart -o '-c listen_addresses=*' && ufw allow 5432/tcp",
+                f"ufw delete allow 5432/tcp; {PG} restart -o '-c listen_addresses=127.0.0.1'"),
+)
+
+
+@pytest.mark.parametrize("fault", SERVER_FAULTS, ids=[f.name for f in SERVER_FAULTS])
+def test_a_fault_on_the_server_is_caught_and_undone(lab: Lab, fault: ServerFault, tmp_path: Path) -> None:
+    TALLY["injected"].append(f"lab:{fault.name}")
+    marker = f"REQ-{fault.breaks}"
+    try:
+        applied = lab.on_server(fault.apply)
+        assert applied.returncode == 0, applied.stderr
+        lab.verify(tmp_path / "broken", "-m", marker)
+        broken = evidence_of(tmp_path / "broken")["requirements"][fault.breaks]
+    finally:
+        undone = lab.on_server(fault.undo)
+    caught = broken["status"] == "failed"
+    (TALLY["caught"] if caught else TALLY["missed"]).append(f"lab:{fault.name}")
+    assert caught, f"{fault.name} was not caught by {fault.breaks}: {broken['status']}: {broken['reason']}"
+    assert undone.returncode == 0, undone.stderr
+    lab.verify(tmp_path / "healed", "-m", marker)
+    healed = evidence_of(tmp_path / "healed")["requirements"][fault.breaks]
+    assert healed["status"] == "passed", f"after undoing {fault.name}: {healed['status']}: {healed['reason']}"
+
+
+def test_an_unreachable_server_is_one_line_exit_4(lab: Lab, tmp_path: Path) -> None:
+    specs = specs_naming(tmp_path, host="ssh://deploy@172.31.240.250")
+    deployed = lab.deploy("up", "--env", "staging", specs=specs)
+    assert deployed.returncode == 4 and "unreachable over SSH" in one_clear_line(deployed), deployed.stderr
+    verified = lab.verify(tmp_path / "r", specs=specs)
+    assert verified.returncode == 4, verified.stdout[-800:] + verified.stderr[-800:]
+
+
+def _config_with(tmp_path: Path, lab: Lab, old: str, new: str, name: str) -> Path:
+    """The lab's ssh_config with OLD replaced, and no shared connection (a master opened with the right key would
+    let any later connection through)."""
+    copy = tmp_path / name
+    text = lab.ssh_config.read_text().replace(old, new).replace("ControlMaster auto", "ControlMaster no")
+    copy.write_text(text.replace("ControlPath /tmp/edupro-ssh-%C", "ControlPath none"))
+    return copy
+
+
+def test_a_wrong_key_a_changed_host_key_and_no_sudo_are_each_one_line_exit_4(lab: Lab, tmp_path: Path) -> None:
+    other_key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True)
+    wrong_key = _config_with(tmp_path, lab, str(RUN_DIR / "lab" / "id_ed25519"), str(other_key), "wrong_key")
+    hosts = tmp_path / "known_hosts"
+    hosts.write_text(f"{ADDRESS} {other_key.with_suffix('.pub').read_text().split()[0]} "
+                     f"{other_key.with_suffix('.pub').read_text().split()[1]}\n")
+    changed = _config_with(tmp_path, lab, str(RUN_DIR / "lab" / "known_hosts"), str(hosts), "changed_host")
+    for config, said in ((wrong_key, "refused the SSH key"), (changed, "host key")):
+        specs = specs_naming(tmp_path / f"with-{config.name}", ssh_config=str(config))
+        result = lab.deploy("up", "--env", "staging", specs=specs)
+        assert result.returncode == 4 and said in one_clear_line(result), result.stderr
+    # A user the server lets in without sudo (the provider's console adds it).
+    name = f"edupro-lab-staging-{ADDRESS.rsplit('.', 1)[1]}"
+    key = (RUN_DIR / "lab" / "id_ed25519.pub").read_text()
+    subprocess.run(["docker", "exec", "-i", name, "sh", "-c",
+                    "id plain >/dev/null 2>&1 || useradd -m plain; install -d -m 700 -o plain -g plain /home/plain/.ssh; "
+                    "cat > /home/plain/.ssh/authorized_keys; chown plain: /home/plain/.ssh/authorized_keys; "
+                    "sed -i 's/^AllowUsers deploy$/AllowUsers deploy plain/' /etc/ssh/sshd_config.d/lab.conf; "
+                    "kill -HUP $(cat /run/sshd.pid)"], input=key, text=True, check=True)
+    plain = _config_with(tmp_path, lab, "User deploy", "User plain", "plain")
+    specs = specs_naming(tmp_path / "with-plain", host=f"ssh://plain@{ADDRESS}", ssh_config=str(plain))
+    result = lab.deploy("up", "--env", "staging", specs=specs)
+    assert result.returncode == 4 and "sudo" in one_clear_line(result), result.stderr
+
+
+def test_a_tunnel_port_that_is_taken_is_one_line_exit_4(lab: Lab, tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        profile = yaml.safe_load((lab.specs / "environments" / "staging.yaml").read_text())
+        specs = specs_naming(tmp_path, database={**profile["target"]["database"], "local_port": port})
+        result = lab.verify(tmp_path / "r", specs=specs)
+    assert result.returncode == 4, result.stdout[-800:]
+    assert f"target.database.local_port: port {port} is taken" in one_clear_line(result)
+
+
+def test_zz_the_lab_server_is_deleted(lab: Lab) -> None:
+    result = lab.deploy("lab", "down", "--env", "staging")
+    assert result.returncode == 0, result.stderr
+    assert not reachable(22)
