@@ -12,7 +12,7 @@ EXIT_USAGE=2
 PACKAGES=(postgresql-15 postgresql-client-15 nginx redis-server prometheus prometheus-node-exporter
           openssl chromium testssl.sh wrk
           curl wget git unzip software-properties-common apt-transport-https ca-certificates gnupg
-          lsb-release ufw fail2ban htop tree jq procps iproute2)
+          lsb-release ufw fail2ban htop tree jq procps iproute2 openssh-client)
 
 usage() {
   cat <<'EOF'

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .units import Limit, Quantity, UnitError, parse, same_dimension, typed
 
@@ -95,6 +95,11 @@ class DriverNotes(Strict):
 class ProfileFile(Strict):
     description: str
     target: TargetSpec
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def template(cls, value: Any) -> Any:
+        return {} if value is None else value  # a template's target: every key still a comment
     load: LoadSettings
     thresholds: dict[str, dict[str, Any]] = {}
     not_applicable: dict[str, str] = {}
