@@ -66,7 +66,8 @@ class Run:
                           gate=self.gate),
             target=TargetRecord(base_url=target.base_url, host=target.host_spec, driver=target.driver,
                                 hosts=[label for label in target.hosts if label] or [target.host_spec],
-                                database=f"{db['host']}:{db.get('port')}/{db.get('name')}" if "host" in db else "",
+                                database=(f"{db.get('on_server') or db['host'] + ':' + str(db.get('port'))}/{db.get('name')}"
+                                          + (" (through SSH)" if "on_server" in db else "")) if "host" in db else "",
                                 prometheus_url=target.prometheus_url),
             profile=ProfileRecord(description=profile.description, relaxed=profile.relaxed,
                                   not_applicable=profile.not_applicable),

@@ -119,8 +119,9 @@ def _explain(server: Server, stderr: str) -> str:
 
 
 def ssh(server: Server, command: str, stdin: bytes | None = None, check: bool = True,
-        stream: bool = False) -> subprocess.CompletedProcess[bytes]:
-    """Run COMMAND on the server; SSH's own failures (exit 255) become one line naming what to fix."""
+        stream: bool = False, what: str = "") -> subprocess.CompletedProcess[bytes]:
+    """Run COMMAND on the server; SSH's own failures (exit 255) become one line naming what to fix, a failed
+    command one line naming WHAT failed and its last line of output."""
     result = subprocess.run(ssh_command(server, command), input=stdin, capture_output=not stream,
                             stderr=subprocess.PIPE if stream else None)
     stderr = (result.stderr or b"").decode(errors="replace")
@@ -128,8 +129,7 @@ def ssh(server: Server, command: str, stdin: bytes | None = None, check: bool = 
         raise TargetError(_explain(server, stderr))
     if check and result.returncode != 0:
         last = (stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
-        raise StackError(f"{server.label}: `{command.split(' ')[0] if not command.startswith('sudo') else command[:60]}` "
-                         f"failed: {last}")
+        raise StackError(f"{server.label}: {what or 'a command'} failed: {last}")
     return result
 
 
@@ -157,14 +157,16 @@ def install_packages(server: Server) -> None:
     say(f"{server.label}: installing {len(missing)} Debian packages: {' '.join(missing)}")
     # The stack runs its own instances of these servers: Debian's policy-rc.d keeps the packaged ones from being
     # started on install (they would hold 5432, 6379, 80, 9090 and 9100).
-    sudo(server, "export DEBIAN_FRONTEND=noninteractive; printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && "
-                 "chmod 755 /usr/sbin/policy-rc.d && apt-get update -q >/dev/null && "
-                 f"apt-get install -y -q --no-install-recommends {' '.join(missing)} >/dev/null; "
-                 "status=$?; rm -f /usr/sbin/policy-rc.d; exit $status")
+    install = ("export DEBIAN_FRONTEND=noninteractive; printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && "
+               "chmod 755 /usr/sbin/policy-rc.d && apt-get update -q >/dev/null && "
+               f"apt-get install -y -q --no-install-recommends {' '.join(missing)} >/dev/null; "
+               "status=$?; rm -f /usr/sbin/policy-rc.d; exit $status")
+    sudo(server, install, what="apt-get install of the stack's packages")
 
 
 def _release_files(layout: Layout) -> list[Path]:
-    tracked = run(["git", "-C", str(layout.repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], what="git ls-files").stdout.split("\0")
+    listed = ["git", "-C", str(layout.repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    tracked = run(listed, what="git ls-files").stdout.split("\0")
     files = [layout.repo / name for name in tracked if name and (layout.repo / name).is_file()]
     files += sorted(p for p in layout.frontend.rglob("*") if p.is_file())
     return files
@@ -197,7 +199,7 @@ def upload_wheels(layout: Layout, server: Server) -> None:
     say(f"{server.label}: uploading the wheelhouse ({sum(p.stat().st_size for p in wheels.glob('*.whl')) >> 20} MB)")
     tar = subprocess.run(["tar", "-C", str(wheels), "-c", "."], capture_output=True, check=True).stdout
     sudo(server, f"rm -rf {WHEELS} && mkdir -p {WHEELS} && tar -x -C {WHEELS} && echo {stamp} > {WHEELS}/.stamp",
-         stdin=tar)
+         stdin=tar, what="the wheelhouse upload")
 
 
 def upload_release(layout: Layout, server: Server, release: str, payload: bytes) -> str:
@@ -205,9 +207,11 @@ def upload_release(layout: Layout, server: Server, release: str, payload: bytes)
     if sudo(server, f"test -e {folder}/.complete", check=False).returncode == 0:
         return folder
     say(f"{server.label}: uploading release {release} ({len(payload) >> 10} KB) and making its Python environment")
-    sudo(server, f"rm -rf {folder}.partial && mkdir -p {folder}.partial && tar -xz -C {folder}.partial", stdin=payload)
+    sudo(server, f"rm -rf {folder}.partial && mkdir -p {folder}.partial && tar -xz -C {folder}.partial", stdin=payload,
+         what="the release upload")
     sudo(server, f"cd {folder}.partial && python3 -m venv .venv && .venv/bin/pip install -q --no-index "
-                 f"--disable-pip-version-check --find-links {WHEELS} -r {SERVER_REQUIREMENTS}")
+                 f"--disable-pip-version-check --find-links {WHEELS} -r {SERVER_REQUIREMENTS}",
+         what="the release's Python environment (pip from the wheelhouse)")
     sudo(server, f"touch {folder}.partial/.complete && rm -rf {folder} && mv {folder}.partial {folder}")
     return folder
 
@@ -225,9 +229,9 @@ def deliver_configuration(layout: Layout, server: Server, env: str) -> None:
     secrets = layout.secrets_file(env)  # generated on the operator's side by load(); never printed
     sudo(server, f"install -d -m 755 {RUN} && umask 077 && cat > {RUN}/secrets-{env}.json.new && "
                  f"chmod 600 {RUN}/secrets-{env}.json.new && mv {RUN}/secrets-{env}.json.new {RUN}/secrets-{env}.json",
-         stdin=secrets.read_bytes())
+         stdin=secrets.read_bytes(), what="the delivery of the secrets")
     settings = yaml.safe_dump(host_settings(server), sort_keys=False).encode()
-    sudo(server, f"cat > {RUN}/host.yaml && chmod 644 {RUN}/host.yaml", stdin=settings)
+    sudo(server, f"cat > {RUN}/host.yaml && chmod 644 {RUN}/host.yaml", stdin=settings, what="the delivery of host.yaml")
 
 
 def _command_for(folder: str) -> str:
@@ -239,7 +243,7 @@ def install_command(server: Server) -> None:
     """/usr/local/bin/edupro-stack: the current release's stack verbs, for the operator and for cron."""
     script = ("#!/bin/sh\n# EduPro's stack verbs on this server (installed by deploy.sh; the current release).\n"
               f"exec {_command_for(ROOT + '/current')} \"$@\"\n").encode()
-    sudo(server, f"cat > {COMMAND} && chmod 755 {COMMAND}", stdin=script)
+    sudo(server, f"cat > {COMMAND} && chmod 755 {COMMAND}", stdin=script, what=f"the install of {COMMAND}")
 
 
 def remote_status(server: Server) -> dict[str, Any] | None:
@@ -268,7 +272,8 @@ def up(layout: Layout, env: str, server: Server) -> str:
     else:
         say(f"{server.label}: bringing the stack up from release {release}")
         _stream(server, f"{_command_for(folder)} up --env {env}")
-    sudo(server, f"ln -sfn {folder} {ROOT}/current.new && mv -T {ROOT}/current.new {ROOT}/current")
+    sudo(server, f"ln -sfn {folder} {ROOT}/current.new && mv -T {ROOT}/current.new {ROOT}/current",
+         what=f"the switch of {ROOT}/current")
     install_command(server)
     _prune(server, folder, current)
     return release
