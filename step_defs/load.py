@@ -32,6 +32,9 @@ def p95(figures: dict[str, Any], evidence: Evidence) -> None:
     evidence.record("throughput", round(figures["requests_per_second"], 1), unit="req/s", source=source)
     evidence.record("duration", round(figures["seconds"]), unit="s", source=source)
     evidence.record("log-in p95 (bcrypt, outside the SLA)", figures["login_p95_ms"], unit="ms", source=source)
+    recovered = figures.get("recovered_after_seconds")
+    evidence.record("healthy again after the load", recovered if recovered is not None else "not within 60 s",
+                    unit="s" if recovered is not None else "", source="GET /health")
     evidence.expect_true("requests made", figures["requests"], figures["requests"] > 0, "at least one",
                          message="the load run made no request")
     evidence.expect(f"p95 with {figures['users']} users", figures["p95_ms"] / 1000, "max_p95", source=source)

@@ -7,10 +7,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from ..errors import ProbeError
 from .fixtures import Person
@@ -39,4 +42,20 @@ def run(base_url: str, accounts: list[Person], users: int, spawn_rate: float, se
                                 env=env, capture_output=True, text=True, timeout=seconds + users / spawn_rate + 120)
     if result.returncode != 0 or not result.stdout.strip():
         raise ProbeError(f"the load run failed: {(result.stderr.strip().splitlines() or ['no output'])[-1][:200]}")
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    figures = dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    figures["recovered_after_seconds"] = recovery(base_url)
+    return figures
+
+
+def recovery(base_url: str, seconds: float = 60) -> float | None:
+    """After the load: how long until the target answers its health check again (None: not within SECONDS). The
+    checks after this one then see the target, not the load's aftermath (a proxy that marked its upstreams down)."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        try:
+            if requests.get(f"{base_url}/health", timeout=5, verify=False).status_code == 200:
+                return round(time.monotonic() - started, 1)
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    return None

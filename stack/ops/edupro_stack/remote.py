@@ -234,7 +234,16 @@ def deliver_configuration(layout: Layout, server: Server, env: str) -> None:
     sudo(server, f"cat > {RUN}/host.yaml && chmod 644 {RUN}/host.yaml", stdin=settings, what="the delivery of host.yaml")
 
 
+# What the services started by a stack verb may open: an SSH session's 1024 files are too few for nginx's 4096
+# connections per worker under load (as a service manager's LimitNOFILE would raise it).
+NOFILE = "ulimit -n 65536"
+
+
 def _command_for(folder: str) -> str:
+    return f"{NOFILE}; {_stack_verbs(folder)}"
+
+
+def _stack_verbs(folder: str) -> str:
     return (f"env EDUPRO_DRIVER=local EDUPRO_RUN_DIR={RUN} EDUPRO_PORT_OFFSET= "
             f"PYTHONPATH={folder}/stack/ops:{folder}/stack/backend {folder}/.venv/bin/python -m edupro_stack.cli")
 
@@ -242,7 +251,7 @@ def _command_for(folder: str) -> str:
 def install_command(server: Server) -> None:
     """/usr/local/bin/edupro-stack: the current release's stack verbs, for the operator and for cron."""
     script = ("#!/bin/sh\n# EduPro's stack verbs on this server (installed by deploy.sh; the current release).\n"
-              f"exec {_command_for(ROOT + '/current')} \"$@\"\n").encode()
+              f"{NOFILE}\nexec {_stack_verbs(ROOT + '/current')} \"$@\"\n").encode()
     sudo(server, f"cat > {COMMAND} && chmod 755 {COMMAND}", stdin=script, what=f"the install of {COMMAND}")
 
 
