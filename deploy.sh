@@ -19,7 +19,8 @@ usage() {
 Usage: ./deploy.sh VERB [options]
 
 The stack (local processes by default):
-  up [--env ENV]              install what is missing, bring every service up (idempotent)
+  up [--env ENV]              install what is missing, bring every service up (idempotent); an environment
+                              whose profile names an ssh:// host (staging) is deployed onto that server over SSH
   down                        stop every service; nothing is left listening
   status [--json]             each service's state and address; --json adds every path the suite needs
   logs [SERVICE]              follow the logs (all, or one: nginx, backend, postgres, redis, prometheus)

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import urllib3
 import yaml
 
 from tests.conftest import TALLY
@@ -25,6 +27,7 @@ from tests.helpers import REPO, one_clear_line, run_suite
 ADDRESS = os.environ.get("EDUPRO_TEST_LAB_ADDRESS", "172.31.240.110")
 RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
 MUST_PASS = ("FW-01", "FW-02", "OPS-04", "OPS-05", "PLAN-02")
+urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the lab's certificate is self-signed
 
 
 @dataclass
@@ -151,6 +154,23 @@ def test_a_fault_on_the_server_is_caught_and_undone(lab: Lab, fault: ServerFault
     lab.verify(tmp_path / "healed", "-m", marker)
     healed = evidence_of(tmp_path / "healed")["requirements"][fault.breaks]
     assert healed["status"] == "passed", f"after undoing {fault.name}: {healed['status']}: {healed['reason']}"
+
+
+def test_a_release_that_cannot_start_leaves_the_previous_one_serving(lab: Lab) -> None:
+    """The idle colour's port is held on the server: the release fails in one line, the live release serves on."""
+    status = json.loads(lab.deploy("status", "--env", "staging", "--json").stdout)
+    idle = next(n for n, s in status["services"].items() if n.startswith("backend_") and not s["live"])
+    port = int(status["services"][idle]["address"].split(",")[0].rsplit(":", 1)[1])
+    before = requests.get(f"https://{ADDRESS}/version", verify=False, timeout=10).json()
+    squatter = lab.on_server(f"nohup python3 -m http.server {port} --bind 127.0.0.1 </dev/null >/dev/null 2>&1 & sleep 1")
+    assert squatter.returncode == 0, squatter.stderr
+    try:
+        released = lab.deploy("release", "9.9.9", "--env", "staging")
+    finally:
+        lab.on_server(f"pkill -f 'http.server {port}'")
+    assert released.returncode == 1 and f"port {port}" in one_clear_line(released), released.stderr
+    after = requests.get(f"https://{ADDRESS}/version", verify=False, timeout=10).json()
+    assert (after["version"], after["colour"]) == (before["version"], before["colour"]), (before, after)
 
 
 def test_an_unreachable_server_is_one_line_exit_4(lab: Lab, tmp_path: Path) -> None:

@@ -46,7 +46,9 @@ def parser() -> argparse.ArgumentParser:
                              "up defaults to local (or $EDUPRO_DRIVER), every other verb to the stack that is running")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     up = sub.add_parser("up", parents=[common], help="install what is missing, bring every service up (idempotent)")
-    up.add_argument("--env", default="development", help="development (default), staging or production")
+    up.add_argument("--env", default="development",
+                    help="development (default), staging or production; an environment whose profile names an "
+                         "ssh:// host is deployed onto that server over SSH")
     d = sub.add_parser("down", parents=[common], help="stop every service; nothing is left listening")
     st = sub.add_parser("status", parents=[common], help="state of every service, and where its files are")
     st.add_argument("--json", action="store_true", help="one JSON object, for the suite and scripts")

@@ -1,0 +1,71 @@
+"""A server of its own, without one: where the profile says it is, SSH's failures in words, what the host shows."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edupro_verify.inventory import Inventory
+from edupro_verify.spec import load_profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "stack" / "ops"))
+
+from edupro_stack import remote  # noqa: E402
+from edupro_stack.layout import Layout  # noqa: E402
+
+
+def layout_with_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: object) -> Layout:
+    (tmp_path / "specs" / "environments").mkdir(parents=True)
+    (tmp_path / "specs" / "environments" / "staging.yaml").write_text(yaml.safe_dump({"target": target}))
+    monkeypatch.setenv(remote.SPECS_VARIABLE, str(tmp_path / "specs"))
+    return Layout(tmp_path / "run", repo=tmp_path)
+
+
+def test_the_server_is_the_profiles_ssh_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = layout_with_profile(tmp_path, monkeypatch, {"host": "ssh://deploy@10.0.0.5", "ssh_config": "lab/cfg",
+                                                          "server_name": "staging.example"})
+    server = remote.server_for(layout, "staging")
+    assert server is not None
+    assert (server.user, server.address, server.base_url, server.server_name) == (
+        "deploy", "10.0.0.5", "https://10.0.0.5", "staging.example")
+    assert server.ssh_config == tmp_path / "lab" / "cfg"
+    with pytest.raises(remote.TargetError, match="target.ssh_config: .* does not exist"):
+        remote.ssh_command(server, "true")
+
+
+def test_a_profile_without_an_ssh_host_has_no_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert remote.server_for(layout_with_profile(tmp_path, monkeypatch, {"host": "local://"}), "staging") is None
+    assert remote.server_for(layout_with_profile(tmp_path / "t", monkeypatch, None), "staging") is None
+    with pytest.raises(remote.TargetError, match="write ssh://USER@ADDRESS"):
+        remote.server_for(layout_with_profile(tmp_path / "u", monkeypatch, {"host": "ssh://10.0.0.5"}), "staging")
+
+
+@pytest.mark.parametrize(("stderr", "said"), [
+    ("deploy@10.0.0.5: Permission denied (publickey).", "refused the SSH key"),
+    ("@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.", "host key"),
+    ("ssh: connect to host 10.0.0.5 port 22: Connection timed out", "unreachable over SSH"),
+    ("ssh: connect to host 10.0.0.5 port 22: No route to host", "unreachable over SSH"),
+])
+def test_ssh_failures_are_said_in_words(stderr: str, said: str) -> None:
+    server = remote.Server("staging", "ssh://deploy@10.0.0.5", "deploy", "10.0.0.5", None, "https://10.0.0.5", "s")
+    assert said in remote._explain(server, stderr)
+
+
+def test_the_inventory_is_what_the_host_shows() -> None:
+    declared = {"proxy": {"listen": ["0.0.0.0:443"]}, "database": {"listen": ["127.0.0.1:5432"]},
+                "backend_blue": {"listen": ["127.0.0.1:8001", "127.0.0.1:8003"]},
+                "backend_green": {"listen": ["127.0.0.1:8002", "127.0.0.1:8004"]}}
+    listening = {("0.0.0.0", 443), ("127.0.0.1", 8001), ("127.0.0.1", 8003)}
+    found = Inventory.observed(declared, listening, upstream={("127.0.0.1", 8001), ("127.0.0.1", 8003)})
+    assert {n: s.state for n, s in found.services.items()} == {
+        "proxy": "running", "database": "stopped", "backend_blue": "running", "backend_green": "stopped"}
+    assert found.live_colour == "blue" and found.provider == "host"
+    assert Inventory.observed(declared, listening, upstream=set()).live_colour is None
+
+
+def test_the_production_profile_is_a_template() -> None:
+    profile = load_profile("production")
+    assert profile.target.base_url is None and profile.target.discover is None
