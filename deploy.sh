@@ -54,7 +54,8 @@ Options:
                   up defaults to local, the other verbs act on the stack that runs; EDUPRO_DRIVER=D sets it too
   -h, --help      this help
 
-Exit codes: 0 success, 1 a step or check failed, 2 bad usage.
+Exit codes: 0 success, 1 a step or check failed, 2 bad usage, 4 a server that cannot be reached or used as given
+(unreachable, key refused, host key changed, no sudo).
 EOF
 }
 
