@@ -68,11 +68,6 @@ class Target:
     tier_hosts: dict[str, list[str]] = field(default_factory=dict)
     sudo: bool = False
 
-    @property
-    def remote(self) -> bool:
-        """The stack's host is another machine, reached over SSH: no file of this machine is the target's."""
-        return self.host_spec.startswith(("ssh://", "paramiko://"))
-
     @cached_property
     def host(self) -> Any:
         return testinfra.get_host(self.host_spec, sudo=self.sudo)
