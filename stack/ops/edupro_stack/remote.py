@@ -235,8 +235,8 @@ def deliver_configuration(layout: Layout, server: Server, env: str) -> None:
 
 
 # What the services started by a stack verb may open: an SSH session's 1024 files are too few for nginx's 4096
-# connections per worker under load (as a service manager's LimitNOFILE would raise it).
-NOFILE = "ulimit -n 65536"
+# connections per worker under load (as a service manager's LimitNOFILE would raise it), up to the host's hard limit.
+NOFILE = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null || true'  # up to the hard limit
 
 
 def _command_for(folder: str) -> str:
