@@ -10,7 +10,6 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from .layout import Layout
 from .processes import StackError
 
 EXIT_FAILED, EXIT_USAGE, EXIT_BAD_TARGET = 1, 2, 4
-CHANGES_THE_STACK = {"up", "down", "release", "rollback", "supervise"}
+CHANGES_THE_STACK = {"up", "down", "release", "rollback"}
 
 
 @contextmanager
@@ -68,8 +67,6 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", parents=[common], help="merge base < environment < secrets, validate, print (secrets hidden)")
     c.add_argument("--env", default="development")
     c.add_argument("--config-dir", type=Path, help="check another copy of stack/config")
-    sub.add_parser("supervise", help="start again what has stopped (cron runs it each minute on a server; "
-                                     "nothing after down)")
     pv = sub.add_parser("provision", help="for verify: the environment's lab server (if its profile names it) up, "
                                           "the stack deployed there; prints what QA is handed and the release")
     pv.add_argument("--env", required=True)
@@ -153,9 +150,6 @@ def _run(args: argparse.Namespace, layout: Layout, argv: list[str]) -> int:
     elif args.verb == "down":
         stack.down(layout)
         print("EduPro is down")
-    elif args.verb == "supervise":
-        if restarted := stack.supervise(layout):
-            print(f"{datetime.now(UTC).isoformat(timespec='seconds')} started again: {', '.join(restarted)}")
     elif args.verb == "status":
         _print_status(stack.status(layout), args.json)
     elif args.verb == "backup":

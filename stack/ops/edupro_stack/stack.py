@@ -119,7 +119,6 @@ def seed(cfg: StackConfig, layout: Layout) -> None:
 SERVER_COMMAND = Path("/usr/local/bin/edupro-stack")
 SYSTEM_CRON = Path("/etc/cron.d/edupro-backup")
 SYSTEM_LOGROTATE = Path("/etc/logrotate.d/edupro")
-SYSTEM_SUPERVISION = Path("/etc/cron.d/edupro-supervise")
 
 
 def operations_files(cfg: StackConfig, layout: Layout) -> tuple[Path, Path]:
@@ -147,12 +146,6 @@ def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "loca
         f"{layout.logs}/*.log {{\n    {cfg.logging.rotation}\n    rotate {cfg.logging.retention_days}\n"
         "    missingok\n    notifempty\n    compress\n    delaycompress\n    copytruncate\n    dateext\n}\n")
     rotation.chmod(0o644)
-    if cfg.operations.install == "system":  # a server has no one to restart what stops: cron does, each minute
-        SYSTEM_SUPERVISION.write_text(
-            "# EduPro's services restarted when one has stopped (installed by deploy.sh; `down` pauses it)\n"
-            f"SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
-            f"* * * * * root {SERVER_COMMAND} supervise >> {layout.logs}/supervise.log 2>&1\n")
-        SYSTEM_SUPERVISION.chmod(0o644)
 
 
 def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dict[str, str]:
@@ -173,7 +166,6 @@ def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dic
 
 def up(env: str, layout: Layout) -> State:
     _prepare_run_dir(layout)
-    layout.stopped_on_purpose.unlink(missing_ok=True)
     cfg = load(layout, env)
     state = State.read(layout)
     if state and state.env != env and backend.running(cfg, layout, state.live_colour):
@@ -218,23 +210,9 @@ def _bring_up(cfg: StackConfig, layout: Layout, state: State) -> None:
         state.write(layout)
 
 
-def supervise(layout: Layout) -> list[str]:
-    """What had stopped and was started again (nothing while the stack is down on purpose, or never deployed)."""
-    state = State.read(layout)
-    if state is None or layout.stopped_on_purpose.exists():
-        return []
-    stopped = [name for name, svc in status(layout)["services"].items() if svc["state"] != "running"
-               and not (name.startswith("backend_") and not svc.get("live"))]
-    if stopped:
-        up(state.env, layout)
-    return stopped
-
-
 def down(layout: Layout) -> None:
     state = State.read(layout)
     env = state.env if state else "development"
-    layout.run.mkdir(parents=True, exist_ok=True)
-    layout.stopped_on_purpose.touch()  # supervision leaves a stack that was brought down alone
     with history.deployment(layout, "down", env, driver=DRIVER):
         cfg = load_deployed(layout, env)
         nginx.stop(layout)  # no new requests; then the backends finish theirs while monitoring stops beside them
