@@ -1,6 +1,8 @@
 #!/bin/sh
 # PID 1 of a lab server: the host's own services, as its init system would start them.
 set -e
+# A restart is a reboot: /run is a tmpfs on a VM, so nothing of the last boot's runtime state is left.
+rm -rf /run/fail2ban /run/sshd /run/*.pid /var/run/*.pid 2>/dev/null || true
 [ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -A
 touch /var/log/auth.log
 rsyslogd
