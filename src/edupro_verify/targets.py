@@ -185,8 +185,7 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
     """The profile's target; `discover: deploy.sh` fills what the profile leaves out from the running stack."""
     spec = profile.target
     if not spec.base_url and spec.discover != "deploy.sh":  # a template: say what to fill before anything else
-        raise TargetError(f"specs/environments/{profile.name}.yaml names no target: fill in target.host, "
-                          "target.base_url and the rest of its target section (the comments show each key)")
+        raise _no_target(profile)
     secrets_file = os.environ.get(SECRETS_VARIABLE)
     given = _secrets_from_file(Path(secrets_file)) if secrets_file else None
     status: dict[str, Any] = _run_status(repo) if spec.discover == "deploy.sh" else {}
@@ -205,8 +204,7 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                           "outside the repository")
     base_url = spec.base_url or status.get("base_url")
     if not base_url:
-        raise TargetError(f"specs/environments/{profile.name}.yaml names no target: fill in target.host, "
-                          "target.base_url and the rest of its target section (the comments show each key)")
+        raise _no_target(profile)
     ssh_config = _ssh_config(spec.ssh_config, repo, profile.name) if spec.ssh_config else None
     host_spec = f"{spec.host}?ssh_config={ssh_config}" if ssh_config and spec.host.startswith("ssh://") else spec.host
     cache = {**status.get("cache", {}), **spec.cache}
@@ -260,6 +258,11 @@ def _observed(host: Any, spec: Any) -> Inventory:
         for match in re.finditer(r"^\s*server\s+([\w.\-]+):(\d+)[^;]*;", loaded.stdout, re.M):
             upstream.add((match.group(1), int(match.group(2))))
     return Inventory.observed({n: s.model_dump() for n, s in spec.services.items()}, listening, upstream)
+
+
+def _no_target(profile: Profile) -> TargetError:
+    return TargetError(f"specs/environments/{profile.name}.yaml names no target: fill in target.host, "
+                       "target.base_url and the rest of its target section (the comments show each key)")
 
 
 def _ssh_config(given: str, repo: Path, env: str) -> str:
