@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,21 @@ def test_a_fault_on_the_server_is_caught_and_undone(lab: Lab, fault: ServerFault
     lab.verify(tmp_path / "healed", "-m", marker)
     healed = evidence_of(tmp_path / "healed")["requirements"][fault.breaks]
     assert healed["status"] == "passed", f"after undoing {fault.name}: {healed['status']}: {healed['reason']}"
+
+
+def test_a_service_that_stops_is_started_again_by_supervision(lab: Lab) -> None:
+    """cron runs `edupro-stack supervise` each minute on the server: a killed cache is back within two minutes."""
+    killed = lab.on_server("pkill -x redis-server")
+    assert killed.returncode == 0, killed.stderr
+    deadline = time.monotonic() + 150
+    state = "stopped"
+    while time.monotonic() < deadline and state != "running":
+        time.sleep(5)
+        status = json.loads(lab.deploy("status", "--env", "staging", "--json").stdout)
+        state = status["services"]["cache"]["state"]
+    log = lab.on_server("tail -n 3 /var/lib/edupro/logs/supervise.log").stdout
+    assert state == "running", f"the cache was not started again: {log}"
+    assert "started again: cache" in log, log
 
 
 def test_a_release_that_cannot_start_leaves_the_previous_one_serving(lab: Lab) -> None:

@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,28 @@ CHANGES_THE_STACK = {"up", "down", "release", "rollback"}
 
 
 @contextmanager
-def one_change_at_a_time(layout: Layout, verb: str) -> Iterator[None]:
-    """Two releases at once would fight over nginx and the colours: the second one is refused."""
-    if verb not in CHANGES_THE_STACK:
-        yield
-        return
+def holding_the_lock(layout: Layout) -> Iterator[bool]:
+    """True while this process alone changes the stack; False when another change is under way."""
     layout.run.mkdir(parents=True, exist_ok=True)
     with (layout.run / "deploy.lock").open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+@contextmanager
+def one_change_at_a_time(layout: Layout, verb: str) -> Iterator[None]:
+    """Two releases at once would fight over nginx and the colours: the second one is refused."""
+    if verb not in CHANGES_THE_STACK:
+        yield
+        return
+    with holding_the_lock(layout) as alone:
+        if not alone:
             raise StackError("another deploy.sh up/down/release/rollback is running on this stack; "
-                             "wait for it to finish") from None
+                             "wait for it to finish")
         yield
 
 
@@ -67,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", parents=[common], help="merge base < environment < secrets, validate, print (secrets hidden)")
     c.add_argument("--env", default="development")
     c.add_argument("--config-dir", type=Path, help="check another copy of stack/config")
+    sub.add_parser("supervise", parents=[common], help="start again what has stopped (cron runs it each minute on a server; "
+                                     "nothing after down)")
     pv = sub.add_parser("provision", help="for verify: the environment's lab server (if its profile names it) up, "
                                           "the stack deployed there; prints what QA is handed and the release")
     pv.add_argument("--env", required=True)
@@ -150,6 +163,11 @@ def _run(args: argparse.Namespace, layout: Layout, argv: list[str]) -> int:
     elif args.verb == "down":
         stack.down(layout)
         print("EduPro is down")
+    elif args.verb == "supervise":
+        with holding_the_lock(layout) as alone:  # a deploy under way stops services on purpose: next minute
+            restarted = stack.supervise(layout) if alone else []
+        if restarted:
+            print(f"{datetime.now(UTC).isoformat(timespec='seconds')} started again: {', '.join(restarted)}")
     elif args.verb == "status":
         _print_status(stack.status(layout), args.json)
     elif args.verb == "backup":

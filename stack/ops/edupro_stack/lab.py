@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,12 @@ class LabServer:
     @property
     def ssh_url(self) -> str:
         return f"ssh://{USER}@{self.address}"
+
+
+# What a VM's root has and a container's lacks: NET_ADMIN and NET_RAW for ufw and fail2ban; SYS_PTRACE so that
+# root sees every process's binary and sockets; AUDIT_CONTROL so that cron's PAM session (pam_loginuid) opens:
+# without it cron logs "Cannot make/remove an entry for the specified session" and runs no job at all.
+CAPABILITIES = ("NET_ADMIN", "NET_RAW", "SYS_PTRACE", "AUDIT_CONTROL")
 
 
 def _docker(*args: str, what: str = "") -> subprocess.CompletedProcess[str]:
@@ -177,13 +184,18 @@ def up(layout: Layout, env: str) -> LabServer:
     _ensure_network()
     _operator_key(server)
     found = _container(server)
+    definition = f"{tag} caps={','.join(CAPABILITIES)}"
+    if found and found["Config"]["Labels"].get("org.edupro.lab.definition") != definition:
+        print(f"note: lab server {server.name} was made by an older deploy.sh (another image or capabilities); "
+              f"it is kept as it is: ./deploy.sh lab down --env {env} && ./deploy.sh lab up --env {env} makes it "
+              "anew (deleting everything on it)", file=sys.stderr)
     if found and not found["State"]["Running"]:
         _docker("start", server.name)
     elif not found:
-        # NET_ADMIN for ufw and fail2ban; SYS_PTRACE so that root sees every process's binary and sockets, as on a VM.
+        caps = [arg for cap in CAPABILITIES for arg in ("--cap-add", cap)]
         _docker("run", "-d", "--name", server.name, "--hostname", f"{env}-lab", "--network", NETWORK,
-                "--ip", server.address, "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--cap-add", "SYS_PTRACE", "--restart", "unless-stopped",
-                "--label", "org.edupro.lab=1", tag, what=f"docker run of lab server {server.name}")
+                "--ip", server.address, *caps, "--restart", "unless-stopped", "--label", "org.edupro.lab=1",
+                "--label", f"org.edupro.lab.definition={definition}", tag, what=f"docker run of lab server {server.name}")
     _wait_ready(server)
     _authorise(server)
     _wait_for_ssh(server)

@@ -65,6 +65,11 @@ class Layout:
     def python(self) -> Path: return self.repo / ".venv" / "bin" / "python"
 
     @property
+    def stopped_on_purpose(self) -> Path:
+        """Present after `down`: supervision (on a server) does not start the stack again."""
+        return self.run / "stopped-on-purpose"
+
+    @property
     def host_config(self) -> Path:
         """A server's own settings (its name and address), written there by deploy.sh over SSH."""
         return self.run / "host.yaml"

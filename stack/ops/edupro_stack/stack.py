@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,7 @@ def seed(cfg: StackConfig, layout: Layout) -> None:
 SERVER_COMMAND = Path("/usr/local/bin/edupro-stack")
 SYSTEM_CRON = Path("/etc/cron.d/edupro-backup")
 SYSTEM_LOGROTATE = Path("/etc/logrotate.d/edupro")
+SYSTEM_SUPERVISION = Path("/etc/cron.d/edupro-supervise")
 
 
 def operations_files(cfg: StackConfig, layout: Layout) -> tuple[Path, Path]:
@@ -146,6 +148,12 @@ def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "loca
         f"{layout.logs}/*.log {{\n    {cfg.logging.rotation}\n    rotate {cfg.logging.retention_days}\n"
         "    missingok\n    notifempty\n    compress\n    delaycompress\n    copytruncate\n    dateext\n}\n")
     rotation.chmod(0o644)
+    if cfg.operations.install == "system":  # a server has no one to restart what stops: cron does, each minute
+        SYSTEM_SUPERVISION.write_text(
+            "# EduPro's services restarted when one has stopped (installed by deploy.sh; `down` pauses it)\n"
+            f"SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
+            f"* * * * * root {SERVER_COMMAND} supervise >> {layout.logs}/supervise.log 2>&1\n")
+        SYSTEM_SUPERVISION.chmod(0o644)
 
 
 def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dict[str, str]:
@@ -166,6 +174,7 @@ def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dic
 
 def up(env: str, layout: Layout) -> State:
     _prepare_run_dir(layout)
+    layout.stopped_on_purpose.unlink(missing_ok=True)
     cfg = load(layout, env)
     state = State.read(layout)
     if state and state.env != env and backend.running(cfg, layout, state.live_colour):
@@ -210,9 +219,38 @@ def _bring_up(cfg: StackConfig, layout: Layout, state: State) -> None:
         state.write(layout)
 
 
+def supervise(layout: Layout) -> list[str]:
+    """Start again, one by one, the services that have stopped; what runs is left alone.
+
+    Nothing while the stack is down on purpose or was never deployed; the idle colour stays stopped.
+    """
+    state = State.read(layout)
+    if state is None or layout.stopped_on_purpose.exists():
+        return []
+    cfg = load_deployed(layout, state.env)
+    live = state.live_colour
+    starts: dict[str, Callable[[], None]] = {  # in dependency order: the API needs the database and the cache
+        "database": lambda: postgres.start(cfg, layout),
+        "cache": lambda: redis.start(cfg, layout),
+        f"backend_{live}": lambda: backend.start(cfg, layout, live, state.live_version),
+        "proxy": lambda: nginx.start(cfg, layout),
+        "monitoring": lambda: prometheus.start(cfg, layout),
+        "node_exporter": lambda: prometheus.start(cfg, layout),
+    }
+    services = status(layout)["services"]
+    restarted = []
+    for name, start in starts.items():
+        if services[name]["state"] != "running":
+            start()
+            restarted.append(name)
+    return restarted
+
+
 def down(layout: Layout) -> None:
     state = State.read(layout)
     env = state.env if state else "development"
+    layout.run.mkdir(parents=True, exist_ok=True)
+    layout.stopped_on_purpose.touch()  # supervision leaves a stack that was brought down alone
     with history.deployment(layout, "down", env, driver=DRIVER):
         cfg = load_deployed(layout, env)
         nginx.stop(layout)  # no new requests; then the backends finish theirs while monitoring stops beside them
