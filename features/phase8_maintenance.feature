@@ -45,7 +45,7 @@ Feature: Phase 8 — Maintenance and monitoring
   Scenario: Backups are daily, private and restorable
     When the backup schedule and the backup files are examined
     Then a daily backup is scheduled
-    And the schedule is installed where the host's cron reads it, and cron runs
+    And the schedule is installed where the host's cron reads it, and cron runs its jobs
     And every backup file is readable by its owner only
     And the newest backup is younger than the allowed age and restores
 

@@ -156,10 +156,31 @@ def scheduled(backup_state: dict[str, Any], evidence: Evidence) -> None:
                          "daily at a fixed time", message="no daily backup is scheduled")
 
 
-@then("the schedule is installed where the host's cron reads it, and cron runs")
+@then("the schedule is installed where the host's cron reads it, and cron runs its jobs")
 def schedule_installed(target: Target, profile: Profile, evidence: Evidence) -> None:
     found = scheduler.schedule(target.host, str(target.path("backup_schedule")))
-    _installed(found, bool(profile.threshold("OPS-04", "installed")), "backup schedule", evidence)
+    required = bool(profile.threshold("OPS-04", "installed"))
+    _installed(found, required, "backup schedule", evidence)
+    if required:
+        _runs_its_jobs(scheduler.job_runs(target.host), evidence)
+
+
+def _runs_its_jobs(runs: scheduler.JobRuns, evidence: Evidence) -> None:
+    """cron's own log: it started a job lately, and has not since been refused one (a running cron that cannot
+    open a job's session runs nothing)."""
+    evidence.expect_true("cron's log", runs.source or "none found", runs.source is not None, "found",
+                         message=f"no log of cron's on the host ({', '.join(scheduler.CRON_LOGS)}, the journal): "
+                                 "whether it runs its jobs cannot be seen")
+    evidence.expect_true("last job cron started", runs.last_started_line or "none", runs.last_started is not None,
+                         "a job started", source=runs.source or "",
+                         message=f"cron has started no job: {runs.last_refused_line or 'its log names none'}")
+    assert runs.last_started is not None  # for the type checker: expect_true raised otherwise
+    evidence.expect("time since cron last started a job", (datetime.now(UTC) - runs.last_started).total_seconds(),
+                    "scheduler_last_ran", source=runs.source or "")
+    refused_since = runs.last_refused is not None and runs.last_refused > runs.last_started
+    evidence.expect_true("job refused since", runs.last_refused_line if refused_since else "none", not refused_since,
+                         "none", source=runs.source or "",
+                         message=f"cron could not start its latest job: {runs.last_refused_line}")
 
 
 def _installed(found: scheduler.Installed, required: bool, what: str, evidence: Evidence) -> None:

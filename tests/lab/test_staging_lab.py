@@ -127,6 +127,10 @@ class ServerFault:
 PG = "runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/edupro/postgres/data -w -l /var/lib/edupro/logs/postgres-restart.log"
 SERVER_FAULTS = (
     ServerFault("cron-stopped", "OPS-04", "pkill -x cron", "cron"),
+    # cron runs but cannot open a job's session: it starts nothing (its next per-minute job shows it).
+    ServerFault("cron-cannot-start-jobs", "OPS-04",
+                "sed -i '1i session required pam_deny.so # edupro-lab-fault' /etc/pam.d/cron && sleep 62",
+                "sed -i '/edupro-lab-fault/d' /etc/pam.d/cron && sleep 62"),
     ServerFault("ufw-disabled", "FW-01", "ufw --force disable", "ufw --force enable"),
     ServerFault("sshd-jail-removed", "FW-02", "fail2ban-client stop sshd", "fail2ban-client reload sshd || fail2ban-client reload"),
     ServerFault("logrotate-file-removed", "OPS-05", "mv /etc/logrotate.d/edupro /root/edupro.logrotate",

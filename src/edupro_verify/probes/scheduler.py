@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 CRON_FOLDERS = ("/etc/cron.d/",)
@@ -18,6 +19,59 @@ class Installed:
     where: str  # the file
     read_by: str | None  # what reads it there, or None: nothing does
     runner_running: bool  # is the program that acts on it running (cron)
+
+
+# Where cron says what it did: syslog (rsyslog on Debian), cron's own log elsewhere, or the journal.
+CRON_LOGS = ("/var/log/syslog", "/var/log/cron.log", "/var/log/cron")
+# cron's word for a job it started, and for one it could not start (a PAM session refused, a fork failed).
+JOB_STARTED = re.compile(r"CRON\[\d+\]: \(\S+\) CMD \(")
+JOB_REFUSED = re.compile(r"CRON\[\d+\]: (Cannot make/remove an entry|.*PAM|.*\(CRON\) ERROR|.*error)", re.I)
+
+
+@dataclass
+class JobRuns:
+    """What the scheduler's own log says about the jobs it ran: the newest start, the newest refusal."""
+    source: str | None  # the log read, or None: no log of cron's was found
+    last_started: datetime | None
+    last_started_line: str
+    last_refused: datetime | None
+    last_refused_line: str
+
+
+def job_runs(host: Any) -> JobRuns:
+    """The newest job cron started and the newest it could not, from its own log: a cron that runs but cannot
+    open a job's session (pam_loginuid in a container without AUDIT_CONTROL) runs no job at all."""
+    for path in CRON_LOGS:
+        if host.file(path).exists:
+            lines = host.run(f"grep -a 'CRON\\[' {path} | tail -n 400").stdout.splitlines()
+            return _job_runs(path, lines)
+    journal = host.run("journalctl -t CRON -o short-iso --no-pager -n 400 2>/dev/null")
+    if journal.rc == 0 and journal.stdout.strip():
+        return _job_runs("journalctl -t CRON", journal.stdout.splitlines())
+    return JobRuns(None, None, "", None, "")
+
+
+def _job_runs(source: str, lines: list[str]) -> JobRuns:
+    started = [(_stamp(line), line) for line in lines if JOB_STARTED.search(line)]
+    refused = [(_stamp(line), line) for line in lines if JOB_REFUSED.search(line) and not JOB_STARTED.search(line)]
+    last_started = max(started, key=lambda s: s[0] or datetime.min.replace(tzinfo=UTC), default=(None, ""))
+    last_refused = max(refused, key=lambda s: s[0] or datetime.min.replace(tzinfo=UTC), default=(None, ""))
+    return JobRuns(source, last_started[0], last_started[1][:200], last_refused[0], last_refused[1][:200])
+
+
+def _stamp(line: str) -> datetime | None:
+    """A log line's time: RFC 3339 (rsyslog on Debian 12, journalctl -o short-iso) or the classic 'Dec  2 21:32:01'."""
+    first = line.split(maxsplit=1)[0] if line.strip() else ""
+    try:
+        when = datetime.fromisoformat(first)
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        when = datetime.strptime(f"{datetime.now(UTC).year} {' '.join(line.split()[:3])}", "%Y %b %d %H:%M:%S")
+        return when.replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def cron_running(host: Any) -> bool:
