@@ -186,6 +186,8 @@ FAULTS: list[Fault] = [
           WriteFile(path("private_key"), lambda s: certificate("other.example", -1, 30)[1])),
     # --- files of operations ---
     Fault("backup-mode-644", "the newest backup is readable by everyone", ("OPS-04",), ChangeMode(newest_backup, 0o644)),
+    Fault("backup-truncated", "the newest backup was cut short at half its size", ("OPS-04",),
+          WriteFile(newest_backup, lambda s: newest_backup(s).read_bytes()[:newest_backup(s).stat().st_size // 2])),
     Fault("model-writable", "the model can be overwritten", ("APP-07",), ChangeMode(path("models", "model.joblib"), 0o644)),
     Fault("logs-kept-7-days", "log rotation keeps only a week", ("OPS-05",),
           EditFile(path("logrotate"), "rotate 30", "rotate 7")),

@@ -39,7 +39,7 @@ def committed(repository: Path, values: dict[str, str]) -> list[str]:
     """Which of the named secret values appear in the repository's tracked files (git grep)."""
     found = []
     for name, value in values.items():
-        result = subprocess.run(["git", "-C", str(repository), "grep", "-q", "-F", value], capture_output=True,
+        result = subprocess.run(["git", "-C", str(repository), "grep", "-q", "-F", "-e", value], capture_output=True,
                                 check=False)
         if result.returncode == 0:
             found.append(name)

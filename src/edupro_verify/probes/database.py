@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -22,9 +23,28 @@ from ..targets import Target
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SCRATCH_PREFIX = "edupro_verify_scratch_"
+# pg_dump's last line in plain format: a dump without it was cut short (a full disk, a killed dump, a copy).
+DUMP_COMPLETE = b"-- PostgreSQL database dump complete"
+COPY_BLOCK = re.compile(rb"^COPY (\S+) \(.*\) FROM stdin;$")
 
 
-def scalar(conn: psycopg.Connection, query: str, *params: Any) -> Any:
+def copied_rows(dump: bytes) -> dict[str, int]:
+    """Rows per table in a plain dump's COPY blocks (psql loads a block cut short without a word)."""
+    counts: dict[str, int] = {}
+    table: str | None = None
+    for line in dump.split(b"\n"):
+        if table is None:
+            if found := COPY_BLOCK.match(line):
+                table = found.group(1).decode()
+                counts[table] = 0
+        elif line == b"\\.":
+            table = None
+        else:
+            counts[table] += 1
+    return counts
+
+
+def scalar(conn: psycopg.Connection, query: str | sql.Composable, *params: Any) -> Any:
     row = conn.execute(query, params or None).fetchone()  # type: ignore[arg-type]
     return row[0] if row else None
 
@@ -156,7 +176,12 @@ class Scratch:
                 "PGSSLMODE": str(db.get("sslmode", "prefer")), "PGCONNECT_TIMEOUT": "5"}
 
     def restore(self, dump: bytes) -> float:
-        """psql the plain-format dump into the scratch database; seconds taken."""
+        """psql the plain-format dump into the scratch database, every row of it; seconds taken.
+
+        A dump cut short is refused before it is loaded: psql would restore its first part without an error."""
+        if DUMP_COMPLETE not in dump[-4096:]:
+            raise AssertionError(f"the backup is incomplete ({len(dump)} bytes, without pg_dump's closing line): "
+                                 "it was cut short and would restore only in part")
         with tempfile.NamedTemporaryFile(suffix=".sql") as handle:
             handle.write(dump)
             handle.flush()
@@ -167,7 +192,16 @@ class Scratch:
             elapsed = time.monotonic() - started
         if result.returncode != 0:
             raise AssertionError(f"the backup does not restore: {result.stderr.strip().splitlines()[-1][:200]}")
+        self._require_every_row(copied_rows(dump))
         return elapsed
+
+    def _require_every_row(self, in_dump: dict[str, int]) -> None:
+        with self.connect() as conn:
+            restored = {table: scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(_qualified(table)))
+                        for table in in_dump}
+        short = [f"{table}: {restored[table]} of {rows}" for table, rows in in_dump.items() if restored[table] != rows]
+        if short:
+            raise AssertionError(f"the restore lacks rows the backup holds ({', '.join(short[:3])})")
 
     def connect(self) -> psycopg.Connection:
         return self.target.connect_db(dbname=self.name)
@@ -183,6 +217,10 @@ class Scratch:
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise AssertionError(f"alembic {' '.join(args)} failed on the copy: {last[:200]}")
+
+
+def _qualified(table: str) -> sql.Composable:
+    return sql.Identifier(*(part.strip('"') for part in table.split(".")))
 
 
 def sha256(data: bytes) -> str:
