@@ -32,7 +32,7 @@ def copied_rows(dump: bytes) -> dict[str, int]:
     """Rows per table in a plain dump's COPY blocks (psql loads a block cut short without a word)."""
     counts: dict[str, int] = {}
     table: str | None = None
-    for line in dump.split(b"\n"):
+    for line in dump.splitlines():
         if table is None:
             if found := COPY_BLOCK.match(line):
                 table = found.group(1).decode()
