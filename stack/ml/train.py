@@ -86,6 +86,7 @@ def train(out: Path) -> dict:
     }
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, out / "model.joblib")
+    card["model_sha256"] = hashlib.sha256((out / "model.joblib").read_bytes()).hexdigest()  # the file it describes
     (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
 

@@ -3,6 +3,7 @@ whose scenarios must turn red. Data only; tests/faults/test_faults.py runs them 
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -45,6 +46,20 @@ def swap_sealed_email(value_sql: str) -> Sql:
                f"UPDATE students SET email_enc = {value_sql} WHERE id = (SELECT id FROM fault_sealed)",
                "UPDATE students s SET email_enc = f.email_enc FROM fault_sealed f WHERE s.id = f.id;\n"
                "DROP TABLE fault_sealed")
+
+
+def majority_class_model(stack: Stack) -> bytes:
+    """A model with the served one's interface that answers every student with the most frequent outcome
+    (pass): it loads, it answers, and it has learnt nothing."""
+    import joblib
+    import pandas as pd
+    from sklearn.dummy import DummyClassifier
+
+    card = json.loads((stack.paths["models"] / "model_card.json").read_text())
+    frame = pd.read_csv(REPO / "stack" / "data" / "student-mat.csv", sep=";")
+    buffer = io.BytesIO()
+    joblib.dump(DummyClassifier(strategy="prior").fit(frame[card["features"]], frame["G3"] >= 10), buffer)
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -339,6 +354,9 @@ FAULTS += [
     Fault("postgresql-too-old", "the profile asks PostgreSQL 99", ("SW-05",), Thresholds({"SW-05": {"min_version": ">= 99.0"}})),
     Fault("no-room-for-migration", "the profile asks a million times the database size free", ("DB-02",),
           Thresholds({"DB-02": {"free_space_factor": ">= 1000000"}})),
+    Fault("model-replaced-by-a-stub", "the live backends serve a model that answers 'pass' to every student; "
+          "the card is unchanged", ("ML-01",),
+          WriteFile(path("models", "model.joblib"), majority_class_model, then=lambda s: s.restart_live_by_hand(None))),
     Fault("model-below-floor", "the profile asks 99.9 % held-out accuracy", ("ML-01",),
           Thresholds({"ML-01": {"min_accuracy": ">= 99.9 %"}})),
 ]

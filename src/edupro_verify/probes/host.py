@@ -88,6 +88,14 @@ def file_mode(host: Any, path: str) -> str:
     return format(f.mode, "o")
 
 
+def file_digest(host: Any, path: str) -> str:
+    """The SHA-256 of a file as it is on the host."""
+    f = host.file(path)
+    if not f.exists:
+        raise ProbeError(f"{path} does not exist on the host")
+    return str(f.sha256sum)
+
+
 def listening(host: Any) -> list[tuple[str, int]]:
     """(address, port) of every listening TCP socket on the host."""
     sockets = []

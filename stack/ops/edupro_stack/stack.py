@@ -50,9 +50,11 @@ def _prepare_run_dir(layout: Layout) -> None:
 
 def ensure_model(layout: Layout) -> None:
     """Trained reproducibly at first start; then read-only, as a read-only mount would be (APP-07)."""
-    if (layout.models / "model.joblib").exists():
-        return
+    card = layout.models / "model_card.json"
+    if (layout.models / "model.joblib").exists() and card.exists() and "model_sha256" in json.loads(card.read_text()):
+        return  # (a card without the digest of its model file is from before ML-01 checked it: trained again)
     layout.models.mkdir(parents=True, exist_ok=True)
+    layout.models.chmod(0o755)
     run([str(layout.python), str(layout.repo / "stack" / "ml" / "train.py"), "--out", str(layout.models)],
         what="model training")
     for item in layout.models.iterdir():
