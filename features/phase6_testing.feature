@@ -55,6 +55,7 @@ Feature: Phase 6 — Testing and quality assurance
     When the teacher reads a student's record once
     Then exactly one disclosure is recorded with who, what, when and why
     And the application's database role cannot alter or delete disclosures
+    And rewriting a disclosure is refused to the application and to the schema's owner alike
 
   @REQ-DATA-03
   Scenario: No personal data reaches a log

@@ -116,7 +116,7 @@ def one_entry(disclosed: dict[str, Any], api: Api, roles: dict[str, Any], eviden
 
 @then("the application's database role cannot alter or delete disclosures")
 def append_only(target: Target, evidence: Evidence) -> None:
-    app_role = str(target.database.get("app_role", "edupro_app"))
+    app_role = target.app_role
     rights, guarded = privacy.disclosure_guards(target, app_role)
     granted = [p for p, ok in rights.items() if ok]
     evidence.expect_true(f"{app_role} may", granted, rights["INSERT"] and rights["SELECT"], "INSERT and SELECT",
@@ -126,6 +126,16 @@ def append_only(target: Target, evidence: Evidence) -> None:
                          message=f"the application role may {', '.join(altering)} disclosures")
     evidence.expect_true("enabled append-only triggers", guarded, guarded > 0, "at least one",
                          message="no enabled trigger keeps disclosures append-only")
+
+
+@then("rewriting a disclosure is refused to the application and to the schema's owner alike")
+def rewrites_refused(target: Target, evidence: Evidence) -> None:
+    for who, as_application in ((target.app_role, True), (str(target.database["user"]), False)):
+        tried = privacy.try_rewrites(target, as_application)
+        evidence.record(f"{who} tried, rolled back", tried, source="database")
+        done = [f"{op} ({result.removeprefix('done: ')})" for op, result in tried.items() if result.startswith("done")]
+        evidence.expect_none(f"rewrites {who} could make", done, source="database",
+                             message=f"{who} could {', '.join(done)} disclosures (rolled back)")
 
 
 @given("a fixture student with canary personal data", target_fixture="canary")

@@ -43,10 +43,12 @@ class Secrets:
     accounts: list[Account] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)  # passwords of the suite's own fixture accounts
     data_encryption_key: str | None = None  # the key personal data is sealed with at rest (DATA-05), where given
+    database_app_password: str | None = None  # the application role's, to try what the application may (DATA-02)
 
     def values(self) -> list[str]:
         """Every secret value, so reports can be searched for them (RPT-04)."""
-        found = [self.database_password, self.redis_password, self.jwt_secret, self.data_encryption_key]
+        found = [self.database_password, self.redis_password, self.jwt_secret, self.data_encryption_key,
+                 self.database_app_password]
         found += [a.password for a in self.accounts] + self.extra
         return [v for v in found if v]
 
@@ -108,6 +110,11 @@ class Target:
             return host, int(port)
         return str(service["host"]), int(service["port"])
 
+    @property
+    def app_role(self) -> str:
+        """The database role the application connects as."""
+        return str(self.database.get("app_role", "edupro_app"))
+
     def account(self, role: str) -> Account:
         for account in self.secrets.accounts:
             if account.role == role:
@@ -126,16 +133,24 @@ class Target:
         session.verify = False
         return session
 
-    def connect_db(self, dbname: str | None = None) -> psycopg.Connection:
+    def connect_db(self, dbname: str | None = None, *, as_application: bool = False,
+                   autocommit: bool = True) -> psycopg.Connection:
+        """The suite's connection (the profile's database user), or the application role's (AS_APPLICATION)."""
         db = self.database
         if "host" not in db:
             raise ProbeError("the profile names no database: add target.database (host, port, name, user)")
-        if not self.secrets.database_password:
+        user, password = db["user"], self.secrets.database_password
+        if as_application:
+            user, password = self.app_role, self.secrets.database_app_password
+            if not password:
+                raise ProbeError(f"no password of the application role {user} in the secrets; set "
+                                 f"database_app_password in {SECRETS_VARIABLE} to try what the application may do")
+        elif not password:
             raise ProbeError(f"no database password in the secrets; set it in {SECRETS_VARIABLE}")
         try:
-            return psycopg.connect(host=db["host"], port=db["port"], dbname=dbname or db["name"], user=db["user"],
-                                   password=self.secrets.database_password, sslmode=db.get("sslmode", "prefer"),
-                                   connect_timeout=5, autocommit=True)
+            return psycopg.connect(host=db["host"], port=db["port"], dbname=dbname or db["name"], user=user,
+                                   password=password, sslmode=db.get("sslmode", "prefer"),
+                                   connect_timeout=5, autocommit=autocommit)
         except psycopg.OperationalError as error:
             raise ProbeError(f"database {db['host']}:{db['port']} unreachable: {str(error).strip().splitlines()[-1]}") from None
 
@@ -169,7 +184,8 @@ def _secrets_from_file(path: Path) -> Secrets:
         raise TargetError(f"{path}: expected a mapping of secret names to values")
     accounts = [Account(**a) for a in data.get("accounts", [])]
     return Secrets(data.get("database_password"), data.get("redis_password"), data.get("jwt_secret"), accounts,
-                   data_encryption_key=data.get("data_encryption_key"))
+                   data_encryption_key=data.get("data_encryption_key"),
+                   database_app_password=data.get("database_app_password"))
 
 
 def _secrets_from_stack(paths: dict[str, Path]) -> Secrets:
@@ -178,7 +194,7 @@ def _secrets_from_stack(paths: dict[str, Path]) -> Secrets:
     if "demo_accounts" in paths and paths["demo_accounts"].exists():
         accounts = [Account(**a) for a in json.loads(paths["demo_accounts"].read_text())]
     return Secrets(stack["owner_password"], stack["redis_password"], stack["jwt_secret"], accounts,
-                   data_encryption_key=stack.get("data_encryption_key"))
+                   data_encryption_key=stack.get("data_encryption_key"), database_app_password=stack.get("app_password"))
 
 
 def resolve(profile: Profile, repo: Path = REPO) -> Target:

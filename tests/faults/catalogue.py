@@ -62,6 +62,11 @@ def majority_class_model(stack: Stack) -> bytes:
     return buffer.getvalue()
 
 
+# The append-only guard's function (stack/backend/migrations/versions/0002_privacy.py) with another BODY.
+APPEND_ONLY = ("CREATE OR REPLACE FUNCTION disclosures_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+               "BEGIN {body} END $$")
+
+
 @dataclass(frozen=True)
 class Fault:
     name: str
@@ -267,6 +272,9 @@ FAULTS: list[Fault] = [
     Fault("audit-trigger-off", "the append-only trigger is disabled", ("DATA-02",),
           Sql("ALTER TABLE disclosures DISABLE TRIGGER disclosures_append_only",
               "ALTER TABLE disclosures ENABLE TRIGGER disclosures_append_only")),
+    Fault("audit-trigger-toothless", "the append-only trigger is enabled but lets every rewrite through",
+          ("DATA-02",), Sql(APPEND_ONLY.format(body="RETURN NULL;"),
+                            APPEND_ONLY.format(body="RAISE EXCEPTION 'disclosures is append-only';"))),
     Fault("reads-not-audited", "record reads no longer leave a disclosure entry", ("DATA-02",),
           Sql("CREATE RULE fault_no_audit AS ON INSERT TO disclosures DO INSTEAD NOTHING",
               "DROP RULE fault_no_audit ON disclosures")),

@@ -37,6 +37,31 @@ def disclosure_guards(target: Target, role: str) -> tuple[dict[str, bool], int]:
     return rights, int(guarded)
 
 
+REWRITES = {"UPDATE": "UPDATE disclosures SET purpose = purpose WHERE id = (SELECT max(id) FROM disclosures)",
+            "DELETE": "DELETE FROM disclosures WHERE id = (SELECT max(id) FROM disclosures)",
+            "TRUNCATE": "TRUNCATE disclosures"}
+
+
+def try_rewrites(target: Target, as_application: bool) -> dict[str, str]:
+    """UPDATE, DELETE and TRUNCATE of the newest disclosure tried for real, each in its own savepoint of one
+    transaction that is always rolled back: operation -> "refused: <the server's words>" or "done: N rows".
+    The application role must be refused by its privileges; the suite's own (owner) role by the trigger."""
+    outcome: dict[str, str] = {}
+    with target.connect_db(as_application=as_application, autocommit=False) as conn:
+        with conn.transaction(force_rollback=True):
+            conn.execute("SET LOCAL lock_timeout = '3s'")
+            conn.execute("SET LOCAL statement_timeout = '10s'")
+            for operation, statement in REWRITES.items():
+                try:
+                    with conn.transaction():
+                        rows = conn.execute(statement).rowcount
+                    outcome[operation] = f"done: {rows} rows" if rows >= 0 else "done: the whole table"
+                except psycopg.Error as error:
+                    outcome[operation] = f"refused: {error.diag.message_primary or 'an error'}"
+        conn.rollback()
+    return outcome
+
+
 def grade_aggregates(target: Target) -> list[Any]:
     with target.connect_db() as conn:
         return list(conn.execute("SELECT count(*), sum(g3) FROM grades").fetchone())

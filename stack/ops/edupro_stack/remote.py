@@ -320,11 +320,12 @@ def verb(server: Server, args: list[str]) -> int:
 
 def qa_secrets(layout: Layout, server: Server, env: str) -> Path:
     """What the operator hands to QA for this server, as the suite reads it (EDUPRO_VERIFY_SECRETS): the database
-    owner's and the cache's passwords, the token key, the data key and the test accounts. Written owner-only into
+    owner's, the application role's and the cache's passwords, the token key, the data key and the test accounts. Written owner-only into
     the run directory; never printed."""
     values = json.loads(layout.secrets_file(env).read_text())
     accounts = sudo(server, f"cat {RUN}/demo-accounts.json 2>/dev/null || echo '[]'").stdout.decode()
-    handed = {"database_password": values["owner_password"], "redis_password": values["redis_password"],
+    handed = {"database_password": values["owner_password"], "database_app_password": values["app_password"],
+              "redis_password": values["redis_password"],
               "jwt_secret": values["jwt_secret"], "data_encryption_key": values["data_encryption_key"],
               "accounts": json.loads(accounts)}
     path = layout.run / f"qa-secrets-{env}.yaml"
