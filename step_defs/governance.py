@@ -74,7 +74,9 @@ def collect_mapped(requirement: str, profile: Profile, this_run: Run) -> dict[st
         if rid in profile.not_applicable:
             status[rid] = "not_applicable"
         elif mine:
-            status[rid] = next((s for s in ("failed", "error") if s in mine), "passed")
+            ran = [s for s in mine if s != "not_applicable"]
+            status[rid] = next((s for s in ("failed", "error") if s in ran),
+                               "passed" if len(ran) == len(mine) else "partly_verified" if ran else "not_applicable")
         elif phase in earlier:
             recorded = chain.requirement_status(earlier[phase].folder, rid)
             status[rid] = f"{recorded} ({earlier[phase].folder.name})" if recorded != "passed" else "passed"

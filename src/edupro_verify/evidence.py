@@ -19,9 +19,11 @@ from .spec import Profile, Requirement
 from .units import COLLECTION, Limit, Quantity
 from .waivers import Waiver
 
-SCHEMA_VERSION = 2
-STATUSES = ("passed", "failed", "error", "waived", "not_applicable", "not_covered")
-Status = Literal["passed", "failed", "error", "waived", "not_applicable", "not_covered"]
+SCHEMA_VERSION = 3
+STATUSES = ("passed", "partly_verified", "failed", "error", "waived", "not_applicable", "not_covered")
+# partly_verified: the scenarios that ran passed, and others do not apply here (the profile says why): the
+# requirement is not "passed", since part of it was not verified on this target.
+Status = Literal["passed", "partly_verified", "failed", "error", "waived", "not_applicable", "not_covered"]
 Verdict = Literal["passed", "failed", "recorded"]
 # When scenarios of one requirement disagree, the strongest statement wins.
 _PRECEDENCE = ("failed", "error", "passed", "not_applicable")
@@ -126,7 +128,7 @@ class Signature(Record):
 
 class EvidenceDocument(Record):
     """evidence.json"""
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     run: RunRecord
     target: TargetRecord
     profile: ProfileRecord
@@ -274,6 +276,11 @@ def summarise(requirements: dict[str, Requirement], scenarios: list[ScenarioResu
             reason = reasons[0] if reasons else ""
             if status == "not_applicable":
                 reason = not_applicable.get(rid, reason)
+            skipped = [r for r in mine if r.status == "not_applicable"]
+            if status == "passed" and skipped:
+                status = "partly_verified"
+                reason = (f"{len(mine) - len(skipped)} of {len(mine)} scenarios verified it; not applicable here: "
+                          + "; ".join(f"{r.scenario} ({r.reason})" for r in skipped))
         waiver = _waiver_for(rid, status, waivers or [], today or date.today())
         if waiver and waiver.active:
             status, reason = "waived", f"{reason} (waived until {waiver.expires} by {waiver.approver})"
@@ -300,6 +307,6 @@ def phase_verdicts(results: dict[str, RequirementResult]) -> dict[str, PhaseVerd
     for phase in sorted({r.phase for r in results.values()}):
         mine = [r for r in results.values() if r.phase == phase]
         counts = {s: sum(1 for r in mine if r.status == s) for s in STATUSES}
-        ok = all(r.status in ("passed", "waived", "not_applicable") for r in mine)
+        ok = all(r.status in ("passed", "partly_verified", "waived", "not_applicable") for r in mine)
         verdicts[str(phase)] = PhaseVerdict(verdict="passed" if ok else "failed", counts=counts)
     return verdicts

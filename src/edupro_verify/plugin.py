@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from .evidence import Evidence, ScenarioResult
 from .report import write_run
@@ -87,7 +88,12 @@ def evidence(request: pytest.FixtureRequest, this_run: Run) -> Evidence:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if RUN in item.config.stash:
-        item.stash[ITEM_RESULT] = ScenarioResult(nodeid=item.nodeid, feature="", scenario=item.name,
+        # The scenario's own name from the start: a scenario skipped as not applicable never reaches
+        # pytest_bdd_before_scenario, and its name is what the requirement's reason quotes.
+        template = scenario_wrapper_template_registry.get(getattr(item, "function", None))
+        item.stash[ITEM_RESULT] = ScenarioResult(nodeid=item.nodeid,
+                                                 feature=Path(template.feature.filename).name if template else "",
+                                                 scenario=template.name if template else item.name,
                                                  requirements=selection.requirements_of(item),
                                                  phase=selection.phase_of(item) or 0)
 

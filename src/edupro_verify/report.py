@@ -93,7 +93,7 @@ th{background:#eef1f5}
 .badge{display:inline-block;padding:.1rem .5rem;border-radius:.8rem;font-weight:600;font-size:.8rem}
 .passed{background:#d4f4dd;color:#0b5a24}.failed{background:#fbd5d5;color:#8a1010}
 .error{background:#fde8c8;color:#7a4200}.waived{background:#e3e0fb;color:#3a2a8a}
-.not_applicable{background:#e8eaed;color:#454b55}.not_covered{background:#fff1a8;color:#5c4d00}
+.not_applicable{background:#e8eaed;color:#454b55}.partly_verified{background:#e6f0d8;color:#3d5a0b}.not_covered{background:#fff1a8;color:#5c4d00}
 .warning{background:#8a1010;color:#fff;padding:.6rem 1rem;font-weight:700;border-radius:.3rem}
 .cover{background:#fff;border:1px solid #d8dde6;padding:1rem 1.5rem;border-radius:.4rem}
 code{font-size:.85rem}
@@ -170,7 +170,8 @@ def render_html(document: EvidenceDocument) -> str:
         f"<tr><td>Phase {p}</td><td>{e(PHASES[int(p)])}</td><td>{_badge(v.verdict)}</td>"
         f"<td>{e(', '.join(f'{n} {k.replace(chr(95), chr(32))}' for k, n in v.counts.items() if n))}</td></tr>"
         for p, v in document.phases.items())
-    order = {"failed": 0, "error": 1, "not_covered": 2, "waived": 3, "passed": 4, "not_applicable": 5}
+    order = {"failed": 0, "error": 1, "not_covered": 2, "waived": 3, "partly_verified": 4, "passed": 5,
+             "not_applicable": 6}
     ranked = sorted(document.requirements.items(), key=lambda kv: (order[kv[1].status], kv[1].phase, kv[0]))
     failures = "".join(f"<li>{_badge(r.status)} <b>{e(rid)}</b> {e(r.title)}: {e(r.reason)}</li>"
                        for rid, r in ranked if r.status in ("failed", "error", "not_covered"))

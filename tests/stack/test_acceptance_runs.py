@@ -48,7 +48,7 @@ def assert_valid_evidence(evidence: dict[str, Any]) -> None:
     printed = run_cli("schema")
     assert printed.returncode == 0, printed.stderr
     jsonschema.validate(evidence, json.loads(printed.stdout))
-    assert evidence["schema_version"] == 2
+    assert evidence["schema_version"] == 3
     verdicts = {m["verdict"] for r in evidence["requirements"].values() for m in r["measured"]}
     assert verdicts <= {"passed", "failed", "recorded"} and "passed" in verdicts
 

@@ -26,6 +26,7 @@ T-03: {title: a check that cannot look, phase: 1, severity: low, source: test}
 T-04: {title: not for this lab, phase: 1, severity: low, source: test}
 T-05: {title: waived for now, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 10"}}
 T-06: {title: nobody wrote a scenario, phase: 1, severity: low, source: test}
+T-07: {title: half of it applies here, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 3"}}
 """
 FEATURE = """@phase-1
 Feature: the plugin's own lab
@@ -47,6 +48,14 @@ Feature: the plugin's own lab
 
   @REQ-T-05
   Scenario: a waived shortfall
+    Then there are 5 widgets
+
+  @REQ-T-07
+  Scenario: the part that applies
+    Then there are 5 widgets
+
+  @REQ-T-07 @servers
+  Scenario: the part for servers only
     Then there are 5 widgets
 """
 STEPS = """
@@ -91,7 +100,8 @@ def lab(pytester: pytest.Pytester, web: str) -> Path:
     (specs / "environments" / "lab.yaml").write_text(
         f"description: the plugin's lab\ntarget: {{base_url: '{web}'}}\n"
         "load: {users: 1, spawn_rate: 1, duration: 1 s}\n"
-        "not_applicable: {T-04: the lab has no such subject}\n")
+        "not_applicable: {T-04: the lab has no such subject}\n"
+        "not_applicable_tags: {servers: the lab runs no servers}\n")
     expires = date.today() + timedelta(days=30)
     (specs / "waivers.yaml").write_text(
         f"waivers:\n  - requirement: T-05\n    justification: widgets on order until next month\n"
@@ -119,7 +129,9 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
     result, evidence = run(pytester, lab, monkeypatch)
     statuses = {rid: r["status"] for rid, r in evidence["requirements"].items()}
     assert statuses == {"T-01": "passed", "T-02": "failed", "T-03": "error", "T-04": "not_applicable",
-                        "T-05": "waived", "T-06": "not_covered"}
+                        "T-05": "waived", "T-06": "not_covered", "T-07": "partly_verified"}
+    assert evidence["requirements"]["T-07"]["reason"] == ("1 of 2 scenarios verified it; not applicable here: "
+                                                          "the part for servers only (the lab runs no servers)")
     assert result.ret == 1  # a failed check makes the run fail
     jsonschema.validate(evidence, schema())
 

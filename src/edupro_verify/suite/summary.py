@@ -14,8 +14,8 @@ def lines(document: EvidenceDocument) -> list[str]:
         counts = ", ".join(f"{v} {k}" for k, v in verdict.counts.items() if v)
         out.append(f"  phase {phase} {PHASES[int(phase)]}: {verdict.verdict.upper()} ({counts})")
     for rid, req in document.requirements.items():
-        if req.status in ("failed", "error", "not_covered"):
-            out.append(f"  {req.status.upper():12} {rid}: {req.reason}")
+        if req.status in ("failed", "error", "not_covered", "partly_verified"):
+            out.append(f"  {req.status.upper().replace('_', ' '):12} {rid}: {req.reason}")
     return out
 
 
