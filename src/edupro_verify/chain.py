@@ -59,6 +59,20 @@ def newest_verified(reports: Path, env: str, release: str, trusted: list[Ed25519
     return found
 
 
+def newest_release(reports: Path, env: str, trusted: list[Ed25519PublicKey]) -> tuple[str, str] | None:
+    """(release, run folder name) of the newest run of ENV signed by a pinned key: the phase chain's release."""
+    for folder in reversed(_runs(reports)):
+        if not signing.verify(folder, trusted).ok:
+            continue
+        try:
+            run = evidence.read(folder / "evidence.json").run
+        except (ValidationError, ValueError):
+            continue
+        if run.env == env and run.release != "unknown":
+            return run.release, folder.name
+    return None
+
+
 def requirement_status(folder: Path, requirement: str) -> str:
     found = evidence.read(folder / "evidence.json").requirements.get(requirement)
     return found.status if found else "not run"

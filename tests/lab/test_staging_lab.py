@@ -46,9 +46,15 @@ class Lab:
         return subprocess.run(["ssh", "-F", str(self.ssh_config), ADDRESS, f"sudo sh -c {json.dumps(command)}"],
                               capture_output=True, text=True, timeout=120)
 
+    def deployed_release(self) -> str:
+        """The version the operator's tool deployed (what QA is told to verify), not the server's /version."""
+        status = self.deploy("status", "--env", "staging", "--json")
+        assert status.returncode == 0, status.stderr[-500:]
+        return str(json.loads(status.stdout)["version"])
+
     def verify(self, reports: Path, *args: str, specs: Path | None = None) -> subprocess.CompletedProcess[str]:
         return run_suite("--env", "staging", f"--specs={specs or self.specs}", f"--reports-dir={reports}",
-                         "--no-gate", "-q", *args,
+                         "--no-gate", "-q", f"--release={self.deployed_release()}", *args,
                          env={**self.env, "EDUPRO_VERIFY_SECRETS": str(RUN_DIR / "qa-secrets-staging.yaml")})
 
 

@@ -120,7 +120,7 @@ def run(pytester: pytest.Pytester, specs: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("EDUPRO_SIGNING_KEY", raising=False)
     reports = pytester.path / "reports"
     result = pytester.runpytest_subprocess("--env", "lab", f"--specs={specs}", f"--reports-dir={reports}",
-                                           "-p", "no:cacheprovider", "-p", "no:randomly")
+                                           "--release=lab-1", "-p", "no:cacheprovider", "-p", "no:randomly")
     evidence = json.loads((reports / "latest" / "evidence.json").read_text())
     return result, evidence
 
@@ -168,3 +168,15 @@ def test_a_bad_comparator_is_refused_at_load(pytester: pytest.Pytester, lab: Pat
     result = pytester.runpytest_subprocess("--env", "lab", f"--specs={lab}", "-p", "no:cacheprovider")
     assert result.ret == 4
     assert "requirements.yaml: T-01.min_widgets: '=> 3' is not a limit" in result.stderr.str()
+
+
+def test_the_release_comes_from_the_operator_never_from_the_target(pytester: pytest.Pytester, lab: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target that no deploy tool here describes: without --release and without a signed phase report of the
+    environment, the run is refused with the option to use; with --release the report carries it."""
+    monkeypatch.setenv("EDUPRO_VERIFY_SECRETS", str(pytester.path / "secrets.yaml"))
+    refused = pytester.runpytest_subprocess("--env", "lab", f"--specs={lab}", "-p", "no:cacheprovider")
+    assert refused.ret == 4
+    assert "name the release under verification: pytest --env lab --release VERSION" in refused.stderr.str()
+    _, evidence = run(pytester, lab, monkeypatch)
+    assert evidence["run"]["release"] == "lab-1"

@@ -19,7 +19,8 @@ def add(parser: pytest.Parser) -> None:
     group.addoption("--load-users", type=int, help="override the profile's load-test user count")
     group.addoption("--load-seconds", type=int, help="override the profile's load-test duration")
     group.addoption("--reports-dir", default=str(REPO / "reports"), help="where run folders go (default reports/)")
-    group.addoption("--release", help="release under verification (default: the version the target reports)")
+    group.addoption("--release", help="release under verification (default: what deploy.sh recorded for a stack it runs "
+                                       "here, else the release of the newest signed phase report of --env)")
     group.addoption("--no-gate", action="store_true",
                     help="run phase N without a verified passing report of phase N-1 (recorded in the report)")
     group.addoption("--specs", default=str(SPECS), help="the specs folder, as --specs=DIR (default: the repository's specs/)")

@@ -87,8 +87,8 @@ def start(config: pytest.Config, env: str, specs: Path) -> Run:
     except TargetError as error:
         raise pytest.UsageError(str(error)) from None
     profile = profile.for_driver(target.driver)
-    release = config.getoption("release") or target.inventory.version or "unknown"
     reports = Path(config.getoption("reports_dir"))
+    release = _release(config, env, target, reports, pinned)
     gate = _gate(config, reports, env, release, min(phases), pinned)
     started = datetime.now(UTC)
     label = "all" if phases == set(range(1, 9)) else "-".join(str(p) for p in sorted(phases))
@@ -97,6 +97,24 @@ def start(config: pytest.Config, env: str, specs: Path) -> Run:
     run_dir.mkdir(parents=True, exist_ok=True)
     return Run(id=run_id, env=env, phases=sorted(phases), dir=run_dir, started=started, release=str(release),
                gate=gate, waivers=waivers, profile=profile, target=target, trust=pinned)
+
+
+def _release(config: pytest.Config, env: str, target: Target, reports: Path, pinned: trust.Trust) -> str:
+    """The release under verification: --release; for a stack deploy.sh runs on this machine, the version its
+    deploy tool records; else the phase chain's (the newest report of ENV signed by a pinned key). Never the
+    target's own /version: REL-03 holds that against the release under verification."""
+    given = config.getoption("release")
+    if given:
+        return str(given)
+    if target.inventory.version:
+        return target.inventory.version
+    found = chain.newest_release(reports, env, pinned.qa_keys)
+    if found:
+        print(f"edupro-verify: release under verification {found[0]}, from the phase report {found[1]} "
+              "(--release names another)", file=sys.stderr)
+        return found[0]
+    raise pytest.UsageError(f"name the release under verification: pytest --env {env} --release VERSION "
+                            f"(no report of {env} signed by a pinned QA key names one)")
 
 
 def _profile(config: pytest.Config, env: str, specs: Path) -> Profile:
