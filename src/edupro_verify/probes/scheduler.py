@@ -4,6 +4,7 @@ OPS-05). A file nothing reads schedules nothing: a schedule counts where cron re
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +41,19 @@ class JobRuns:
 
 def job_runs(host: Any) -> JobRuns:
     """The newest job cron started and the newest it could not, from its own log: a cron that runs but cannot
-    open a job's session (pam_loginuid in a container without AUDIT_CONTROL) runs no job at all."""
+    open a job's session (pam_loginuid in a container without AUDIT_CONTROL) runs no job at all.
+
+    A server set up a moment ago has a log that names no job yet, started or refused: the log is read again
+    until a minute has turned (cron's own period), so its first job can show either way."""
+    runs = _read_job_runs(host)
+    deadline = time.monotonic() + FIRST_JOB_PATIENCE
+    while runs.source and runs.last_started is None and runs.last_refused is None and time.monotonic() < deadline:
+        time.sleep(5)
+        runs = _read_job_runs(host)
+    return runs
+
+
+def _read_job_runs(host: Any) -> JobRuns:
     for path in CRON_LOGS:
         if host.file(path).exists:
             lines = host.run(f"grep -a 'CRON\\[' {path} | tail -n 400").stdout.splitlines()
@@ -49,6 +62,9 @@ def job_runs(host: Any) -> JobRuns:
     if journal.rc == 0 and journal.stdout.strip():
         return _job_runs("journalctl -t CRON", journal.stdout.splitlines())
     return JobRuns(None, None, "", None, "")
+
+
+FIRST_JOB_PATIENCE = 70  # seconds: a minute for cron to reach its next job, and the log line to be written
 
 
 def _job_runs(source: str, lines: list[str]) -> JobRuns:
