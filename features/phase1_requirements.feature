@@ -61,6 +61,11 @@ Feature: Phase 1 — Requirements analysis and infrastructure planning
     And the application and data tiers refuse connections from outside
     And the application tier is reachable from the web tier and the data tier from the application tier
 
+  @REQ-PLAN-02 @REQ-APP-04 @servers
+  Scenario: From outside, nothing answers but the published ports
+    When every TCP port of the target's address is scanned from outside
+    Then only the web ports and SSH accept a connection
+
   @REQ-PLAN-03
   Scenario: Requests are balanced round robin without session affinity
     When a series of requests is sent through the proxy

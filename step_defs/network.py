@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import urlparse
 
 from pytest_bdd import then, when
 
@@ -43,6 +44,25 @@ def inner_paths(matrix: dict[str, Any], evidence: Evidence) -> None:
     closed = [k for part in ("web_to_app", "app_to_data") for k, ok in matrix[part].items() if not ok]
     evidence.expect_none("tier paths closed", closed,
                          message=f"a tier cannot reach the tier behind it: {', '.join(closed)}")
+
+
+@when("every TCP port of the target's address is scanned from outside", target_fixture="scan")
+def scan(target: Target) -> dict[str, Any]:
+    address = urlparse(target.base_url).hostname or ""
+    return {"address": address, "open": network.open_ports(address)}
+
+
+@then("only the web ports and SSH accept a connection")
+def only_published(scan: dict[str, Any], target: Target, evidence: Evidence) -> None:
+    published = {p for _, p in network.tiers(target)["web"]}
+    if target.host_spec.startswith("ssh://"):
+        published.add(urlparse(target.host_spec.split("?", 1)[0]).port or 22)
+    evidence.record("published ports (web tier, SSH)", sorted(published))
+    evidence.record("ports open from outside (nmap, 1-65535)", {str(p): n for p, n in sorted(scan["open"].items())},
+                    source=scan["address"])
+    extra = [f"{p} ({n})" for p, n in sorted(scan["open"].items()) if p not in published]
+    evidence.expect_none("ports open beyond the published ones", extra, source=scan["address"],
+                         message=f"{scan['address']} accepts connections beyond the published ports: {', '.join(extra)}")
 
 
 @when("a series of requests is sent through the proxy", target_fixture="served_by")

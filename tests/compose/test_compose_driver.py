@@ -84,5 +84,16 @@ def test_the_suite_verifies_the_stack_as_containers(compose_stack: dict[str, Any
     bad = {rid: f"{r['status']}: {r['reason']}" for rid, r in results.items()
            if r["status"] in ("failed", "error", "not_covered")}
     assert result.returncode == 0 and not bad, bad or result.stdout[-1500:]
-    unchecked = {rid: results[rid]["status"] for rid in CONTAINER_CHECKS if results[rid]["status"] != "passed"}
+    unchecked = {rid: f"{results[rid]['status']}: {results[rid]['reason']}" for rid in CONTAINER_CHECKS
+                 if not checked(results[rid])}
     assert not unchecked, unchecked
+
+
+def checked(result: dict[str, Any]) -> bool:
+    """Passed; or partly verified where all that is left out is the scan of every port (servers only)."""
+    left_out = result["reason"].partition("not applicable here: ")[2]
+    return result["status"] == "passed" or (result["status"] == "partly_verified" and
+                                            left_out.startswith(SERVERS_ONLY) and "; " not in left_out)
+
+
+SERVERS_ONLY = "From outside, nothing answers but the published ports ("

@@ -144,6 +144,11 @@ SERVER_FAULTS = (
     ServerFault("database-on-the-external-address", "PLAN-02",
                 f"{PG} restart -o '-c listen_addresses=*' && ufw allow 5432/tcp",
                 f"ufw delete allow 5432/tcp; {PG} restart -o '-c listen_addresses=127.0.0.1'"),
+    # A port none of the stack's: only the scan of every port sees it.
+    ServerFault("debugging-port-opened", "PLAN-02",
+                "ufw allow 8081/tcp && (setsid nohup python3 -m http.server 8081 </dev/null >/dev/null 2>&1 &) "
+                "&& sleep 1",
+                "ufw delete allow 8081/tcp; pkill -f 'http.server 8081'; true"),
 )
 
 
