@@ -148,7 +148,7 @@ SERVER_FAULTS = (
     ServerFault("debugging-port-opened", "PLAN-02",
                 "ufw allow 8081/tcp && (setsid nohup python3 -m http.server 8081 </dev/null >/dev/null 2>&1 &) "
                 "&& sleep 1",
-                "ufw delete allow 8081/tcp; pkill -f 'http.server 8081'; true"),
+                "ufw delete allow 8081/tcp; pkill -f 'http[.]server 8081'; true"),
 )
 
 
