@@ -218,6 +218,7 @@ def live_accuracy(evaluation: dict[str, Any], evidence: Evidence) -> None:
     evidence.record("held-out students sent", result.students, source="prediction API")
     evidence.record("fixture accounts used (rate limit)", result.accounts)
     evidence.record("model versions that answered", sorted(result.versions))
+    evidence.record("students predicted wrongly (their line in the source file)", result.wrong_rows)
     evidence.expect_none("held-out students refused (answer: count)", {str(k): v for k, v in result.refused.items()},
                          message=f"valid held-out students were refused: {dict(result.refused)}")
     evidence.expect("accuracy measured through the API", result.accuracy, "min_accuracy", source="prediction API")
