@@ -5,6 +5,8 @@ Each result the suite can give (passed, failed, error, not applicable, waived, n
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.server
 import json
 import threading
@@ -134,6 +136,13 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
                                                           "the part for servers only (the lab runs no servers)")
     assert result.ret == 1  # a failed check makes the run fail
     jsonschema.validate(evidence, schema())
+    latest = pytester.path / "reports" / "latest"
+    statement = json.loads(base64.b64decode(json.loads((latest / "attestation.intoto.json").read_text())["payload"]))
+    assert statement["subject"][0]["digest"]["sha256"] == hashlib.sha256((latest / "evidence.json").read_bytes()).hexdigest()
+    predicate = statement["predicate"]
+    assert (predicate["result"], predicate["passedTests"], predicate["warnedTests"], predicate["failedTests"]) == (
+        "FAILED", ["T-01"], ["T-05", "T-07"], ["T-02", "T-03", "T-06"])
+    assert "  attestation.intoto.json\n" in (latest / "MANIFEST.sha256").read_text()
 
 
 def test_the_failure_sentence_is_generated_from_the_spec(pytester: pytest.Pytester, lab: Path,
