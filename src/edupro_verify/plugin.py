@@ -91,6 +91,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         # The scenario's own name from the start: a scenario skipped as not applicable never reaches
         # pytest_bdd_before_scenario, and its name is what the requirement's reason quotes.
         template = scenario_wrapper_template_registry.get(getattr(item, "function", None))
+        # junit.xml carries them per test case, as requirement-mapping importers (Xray: `requirements`) read them.
+        item.user_properties += [("requirements", ",".join(selection.requirements_of(item))),
+                                 ("phase", str(selection.phase_of(item) or 0))]
         item.stash[ITEM_RESULT] = ScenarioResult(nodeid=item.nodeid,
                                                  feature=Path(template.feature.filename).name if template else "",
                                                  scenario=template.name if template else item.name,

@@ -143,6 +143,8 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
     assert (predicate["result"], predicate["passedTests"], predicate["warnedTests"], predicate["failedTests"]) == (
         "FAILED", ["T-01"], ["T-05", "T-07"], ["T-02", "T-03", "T-06"])
     assert "  attestation.intoto.json\n" in (latest / "MANIFEST.sha256").read_text()
+    junit = (latest / "junit.xml").read_text()
+    assert '<property name="requirements" value="T-07" />' in junit and '<property name="phase" value="1" />' in junit
 
 
 def test_the_failure_sentence_is_generated_from_the_spec(pytester: pytest.Pytester, lab: Path,
