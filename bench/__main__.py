@@ -21,6 +21,7 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from edupro_verify.errors import TargetError
 
+from . import capacity as capacity_part
 from .capacity import capacity
 from .common import Figure, progress
 from .deploy_time import deploy_time
@@ -38,12 +39,26 @@ def machine() -> str:
     return f"{platform.freedesktop_os_release().get('PRETTY_NAME', platform.system())}, {os.cpu_count()} cores, {memory:.0f} GiB"
 
 
+def _steps(text: str) -> list[int]:
+    try:
+        steps = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of user counts like 250,500") from None
+    if not steps or min(steps) < 1 or steps != sorted(steps):
+        raise argparse.ArgumentTypeError(f"'{text}': user counts must be positive and increasing")
+    return steps
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--quick", action="store_true", help="small steps and short runs (under 3 minutes)")
     parser.add_argument("--only", nargs="+", choices=list(PARTS), metavar="PART", help=f"some of: {', '.join(PARTS)}")
+    parser.add_argument("--steps", type=_steps, metavar="N,N,...",
+                        help=f"capacity: the user counts to step through (default {','.join(map(str, capacity_part.STEPS_FULL))})")
     args = parser.parse_args()
+    if args.steps:
+        capacity_part.STEPS_FULL = capacity_part.STEPS_QUICK = args.steps
     warnings.filterwarnings("ignore", category=InsecureRequestWarning)  # development's certificate is self-signed
     started = time.monotonic()
     figures = [Figure("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")), Figure("machine", machine()),

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from edupro_verify.probes import load
@@ -63,8 +67,8 @@ def capacity(quick: bool) -> list[Figure]:
                     Figure("capacity_requests_per_second", held["requests_per_second"], "req/s")]
     else:
         figures.append(Figure("capacity_users_held", 0))
-    live = target.status["services"][f"backend_{target.status['live_colour']}"]["address"].split(",")[0]
-    return figures + ceiling(target.base_url, f"http://{live}", quick)
+    host, port = target.inventory.live_instances()[0]
+    return figures + ceiling(target.base_url, f"http://{host}:{port}", quick)
 
 
 def step_test(base_url: str, accounts: list[Person], steps: list[int], seconds: int) -> Iterator[dict[str, Any]]:
@@ -91,8 +95,33 @@ def _wrk(url: str, seconds: int) -> tuple[float, str]:
 
 def ceiling(base_url: str, backend_url: str, quick: bool) -> list[Figure]:
     seconds = 3 if quick else 15
-    progress("ceiling: wrk against nginx (static file over TLS) and the backend's /health directly")
+    progress("ceiling: wrk against nginx (static file over TLS), the backend's /health directly and a bare FastAPI app")
     static, static_latency = _wrk(f"{base_url}/index.html", seconds)
     health, health_latency = _wrk(f"{backend_url}/health", seconds)
+    with bare_app() as bare_url:
+        bare, bare_latency = _wrk(f"{bare_url}/health", seconds)
     return [Figure("wrk_nginx_static_tls", static, "req/s"), Figure("wrk_nginx_static_tls_latency", static_latency),
-            Figure("wrk_backend_health", health, "req/s"), Figure("wrk_backend_health_latency", health_latency)]
+            Figure("wrk_backend_health", health, "req/s"), Figure("wrk_backend_health_latency", health_latency),
+            Figure("wrk_bare_fastapi", bare, "req/s"), Figure("wrk_bare_fastapi_latency", bare_latency),
+            Figure("backend_health_vs_bare", round(bare / health, 2) if health else float("nan"), "x slower")]
+
+
+@contextmanager
+def bare_app() -> Iterator[str]:
+    """bench/bare_app.py under uvicorn as the backend runs (one worker, no access log), on a free loopback port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1", "--port", str(port),
+                           "--no-access-log", "--log-level", "warning", "--workers", "1"],
+                          cwd=Path(__file__).parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                with socket.socket() as client:
+                    if client.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()

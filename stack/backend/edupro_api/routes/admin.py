@@ -9,7 +9,7 @@ router = APIRouter(tags=["administration"])
 
 
 @router.get("/admin/settings")
-def effective_settings(user: CurrentUser, settings: SettingsDep) -> dict[str, object]:
+async def effective_settings(user: CurrentUser, settings: SettingsDep) -> dict[str, object]:
     """The running process's non-secret settings, so CFG-02/CFG-03 are checked without files."""
     if user.role != Role.administrator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "administrators only")
@@ -17,6 +17,6 @@ def effective_settings(user: CurrentUser, settings: SettingsDep) -> dict[str, ob
 
 
 @router.get("/users/me")
-def who_am_i(user: CurrentUser) -> dict[str, object]:
+async def who_am_i(user: CurrentUser) -> dict[str, object]:
     """The signed-in account (no education record, so no disclosure is recorded)."""
     return {"id": user.id, "username": user.username, "role": user.role}
