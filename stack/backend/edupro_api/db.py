@@ -32,10 +32,20 @@ def get_async_engine() -> AsyncEngine:
 
 
 @lru_cache
-def _sessions() -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(get_async_engine(), expire_on_commit=False)
+def _sessions(autocommit: bool) -> async_sessionmaker[AsyncSession]:
+    engine = get_async_engine()
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine,
+                              expire_on_commit=False)
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:
-    async with _sessions()() as session:
+    """Each statement commits on its own: no BEGIN and COMMIT round trips around a request's reads and its one
+    disclosure INSERT (which is durable before the answer leaves, as DATA-02 wants)."""
+    async with _sessions(autocommit=True)() as session:
+        yield session
+
+
+async def get_transaction() -> AsyncIterator[AsyncSession]:
+    """One transaction, committed by the route: for a change of several rows that must happen whole or not at all."""
+    async with _sessions(autocommit=False)() as session:
         yield session

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import ratelimit
 from .config import Settings, get_settings
-from .db import get_session
+from .db import get_session, get_transaction
 from .models import User
 from .security import FieldCipher, decode_access_token
 
@@ -34,7 +34,8 @@ async def cipher() -> FieldCipher:
     return get_cipher()
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]  # each statement commits on its own
+TransactionDep = Annotated[AsyncSession, Depends(get_transaction)]  # all of the route's changes or none
 SettingsDep = Annotated[Settings, Depends(settings)]
 CipherDep = Annotated[FieldCipher, Depends(cipher)]
 

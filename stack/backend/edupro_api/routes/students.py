@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from ..access import disclose, readable_student
-from ..deps import CipherDep, CurrentUser, SessionDep
+from ..deps import CipherDep, CurrentUser, SessionDep, TransactionDep
 from ..models import Disclosure, Enrolment, Grade, Role, SchoolClass, Student, User
 from ..security import FieldCipher
 
@@ -68,7 +68,7 @@ async def export_student(student_id: int, user: CurrentUser, session: SessionDep
 
 
 @router.delete("/students/{student_id}")
-async def erase_student(student_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def erase_student(student_id: int, user: CurrentUser, session: TransactionDep) -> dict[str, Any]:
     """GDPR Art. 17: remove what identifies the student; keep grades and attributes for aggregates."""
     if user.role != Role.administrator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only an administrator may erase")
@@ -96,7 +96,7 @@ class NewStudent(BaseModel):
 
 
 @router.post("/students", status_code=status.HTTP_201_CREATED)
-async def enrol_student(body: NewStudent, user: CurrentUser, session: SessionDep, cipher: CipherDep) -> dict[str, Any]:
+async def enrol_student(body: NewStudent, user: CurrentUser, session: TransactionDep, cipher: CipherDep) -> dict[str, Any]:
     """An administrator enrols a student; e-mail and date of birth are sealed before storage."""
     if user.role != Role.administrator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only an administrator may enrol students")
