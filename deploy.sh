@@ -40,8 +40,9 @@ The acceptance suite:
                                         staging on its server (the lab server made if the profile names it,
                                         deployed over SSH, verified from outside with what QA is handed)
   qa-secrets --env ENV                  write what QA is handed for ENV on its server (run/qa-secrets-ENV.yaml)
-  bench [--quick] [--only PART...]     benchmarks: suite speed, capacity, deploy time, zero downtime,
-                                        recovery; prints `name: value unit` lines (figures, no pass/fail)
+  bench [--quick] [--only PART...] [--steps N,N]
+                                        benchmarks: suite speed, capacity (--steps: its user counts), deploy
+                                        time, zero downtime, recovery; prints `name: value unit` lines
   test [--faults|--compose|--local] [pytest options]
                                         the project's own tests (what CI runs: all of them); --faults: only the
                                         fault-injection tests (local and container faults), ending with
