@@ -7,7 +7,7 @@ prints its JSON Schema.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
@@ -43,6 +43,7 @@ class Measurement(Record):
     verdict: Verdict
     source: str = Field("", description="where it was observed: a host, a vantage point, a file")
     requirement: str | None = None
+    at: datetime | None = Field(None, description="when it was observed (UTC)")
 
 
 class ScenarioResult(Record):
@@ -188,7 +189,7 @@ class Evidence:
         self.result, self.profile = result, profile
 
     def _add(self, **fields: Any) -> Measurement:
-        measurement = Measurement(**fields)
+        measurement = Measurement(at=datetime.now(UTC), **fields)
         self.result.measurements.append(measurement)
         return measurement
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import attestation, signing
+from . import attestation, oscal, signing
 from .evidence import EvidenceDocument, Measurement, Signature
 from .spec import PHASES
 from .trust import Trust
@@ -64,6 +64,7 @@ def write_run(run_dir: Path, document: EvidenceDocument, secret_values: list[str
                                    note=note)
     (run_dir / "evidence.json").write_text(document.model_dump_json(indent=2) + "\n")
     (run_dir / "report.html").write_text(render_html(document))
+    oscal.write(run_dir, document)
     redact(run_dir, secret_values)
     attestation.write(run_dir, document, key)  # about the evidence as redacted, listed in the signed manifest
     signing.sign(run_dir, key)

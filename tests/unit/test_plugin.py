@@ -9,6 +9,8 @@ import base64
 import hashlib
 import http.server
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -17,6 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from edupro_verify import oscal, signing
 from edupro_verify.evidence import schema
 
 pytest_plugins = ["pytester"]
@@ -145,6 +148,32 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
     assert "  attestation.intoto.json\n" in (latest / "MANIFEST.sha256").read_text()
     junit = (latest / "junit.xml").read_text()
     assert '<property name="requirements" value="T-07" />' in junit and '<property name="phase" value="1" />' in junit
+    assert_oscal(latest, pytester.path / "trestle")
+
+
+def assert_oscal(run: Path, workspace: Path) -> None:
+    """assessment-results.json: valid by trestle's own validator, a finding per requirement with its status,
+    its observations linked, in the signed manifest, and a change to it caught by verify."""
+    document = json.loads((run / oscal.FILE).read_text())["assessment-results"]
+    findings = {f["target"]["target-id"]: f for f in document["results"][0]["findings"]}
+    states = {rid: (f["target"].get("status", {}).get("state"), f["target"].get("implementation-status", {}).get("state"))
+              for rid, f in findings.items()}
+    assert states == {"T-01": ("satisfied", "implemented"), "T-02": ("not-satisfied", None),
+                      "T-03": ("not-satisfied", None), "T-04": (None, "not-applicable"),
+                      "T-05": ("not-satisfied", None), "T-06": ("not-satisfied", None), "T-07": (None, "partial")}
+    observed = {o["uuid"] for o in document["results"][0]["observations"]}
+    assert findings["T-02"]["related-observations"] and all(
+        r["observation-uuid"] in observed for r in findings["T-02"]["related-observations"])
+    assert "waived by Lab Lead" in findings["T-05"]["remarks"]
+    workspace.mkdir()
+    trestle = str(Path(sys.executable).parent / "trestle")
+    for command in (["init"], ["import", "-f", str(run / oscal.FILE), "-o", "run"], ["validate", "-a"]):
+        done = subprocess.run([trestle, *command], cwd=workspace, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "VALID" in done.stdout
+    assert f"  {oscal.FILE}\n" in (run / "MANIFEST.sha256").read_text()
+    (run / oscal.FILE).write_text((run / oscal.FILE).read_text().replace('"satisfied"', '"not-satisfied"'))
+    assert f"changed: {oscal.FILE}" in signing.verify(run, None).lines()
 
 
 def test_the_failure_sentence_is_generated_from_the_spec(pytester: pytest.Pytester, lab: Path,
