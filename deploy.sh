@@ -10,7 +10,7 @@ EXIT_USAGE=2
 
 # Debian packages: the servers of the stack, the tools the suite drives, and the paper's base set (ENV-02).
 PACKAGES=(postgresql-15 postgresql-client-15 nginx redis-server prometheus prometheus-node-exporter
-          openssl chromium testssl.sh wrk nmap
+          openssl chromium poppler-utils testssl.sh wrk nmap
           curl wget git unzip software-properties-common apt-transport-https ca-certificates gnupg
           lsb-release ufw fail2ban htop tree jq procps iproute2 openssh-client)
 

@@ -12,9 +12,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_suite(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    """`pytest ARGS` from the repository, as QA types it."""
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=REPO,
+def run_suite(*args: str, env: dict[str, str] | None = None, timeout: int = 900,
+              pdf: bool = False) -> subprocess.CompletedProcess[str]:
+    """`pytest ARGS` from the repository, as QA types it; without report.pdf unless PDF (a browser start a run,
+    and the fault tests run the suite some two hundred times)."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *([] if pdf else ["--no-pdf"]),
+                           *args], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 

@@ -123,10 +123,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if run is None or hasattr(session.config, "workerinput") or session.config.option.collectonly:
         return
     run.document = run.evidence()
-    run.written = write_run(run.dir, run.document, run.target.secrets.values(), run.trust)
+    run.written = write_run(run.dir, run.document, run.target.secrets.values(), run.trust,
+                            print_pdf=not session.config.getoption("no_pdf"), problems=run.problems)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = config.stash.get(RUN, None)
     if run is not None and run.document is not None and run.written is not None:
         summary.write(run.document, str(run.written / "report.html"), terminalreporter.write_line)
+        for problem in run.problems:
+            terminalreporter.write_line(problem)

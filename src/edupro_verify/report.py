@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from . import attestation, oscal, signing
+from . import attestation, oscal, pdf, signing
 from .evidence import EvidenceDocument, Measurement, Signature
 from .spec import PHASES
 from .trust import Trust
@@ -52,9 +52,10 @@ def redact(run_dir: Path, secret_values: list[str]) -> int:
 
 
 def write_run(run_dir: Path, document: EvidenceDocument, secret_values: list[str], trust: Trust,
-              key: Ed25519PrivateKey | None = None) -> Path:
+              key: Ed25519PrivateKey | None = None, print_pdf: bool = False, problems: list[str] | None = None) -> Path:
     """Write, redact and sign the run folder with KEY (default: $EDUPRO_SIGNING_KEY, else a throwaway key); the
-    cover says whether the key is a QA key pinned in TRUST."""
+    cover says whether the key is a QA key pinned in TRUST. PRINT_PDF: report.pdf too; a reason it could not be
+    printed goes to PROBLEMS."""
     given = key is not None
     if key is None:
         key, given = signing.signing_key()
@@ -66,6 +67,11 @@ def write_run(run_dir: Path, document: EvidenceDocument, secret_values: list[str
     (run_dir / "report.html").write_text(render_html(document))
     oscal.write(run_dir, document)
     redact(run_dir, secret_values)
+    if print_pdf:
+        try:
+            pdf.write(run_dir, document)  # from the redacted report.html
+        except pdf.PdfError as error:
+            (problems if problems is not None else []).append(str(error))
     attestation.write(run_dir, document, key)  # about the evidence as redacted, listed in the signed manifest
     signing.sign(run_dir, key)
     latest = run_dir.parent / "latest"
@@ -99,6 +105,11 @@ th{background:#eef1f5}
 .warning{background:#8a1010;color:#fff;padding:.6rem 1rem;font-weight:700;border-radius:.3rem}
 .cover{background:#fff;border:1px solid #d8dde6;padding:1rem 1.5rem;border-radius:.4rem}
 code{font-size:.85rem}
+@page{size:A4;margin:14mm 10mm 16mm}
+@media print{body{background:#fff;font-size:9pt}main{max-width:none;padding:0}
+tr{break-inside:avoid}thead{display:table-header-group}h2{break-after:avoid}
+.cover{break-after:page;border:none;padding:0}td,th{overflow-wrap:break-word}.facts table{width:100%}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
 MARK = {"passed": ('<span class="ok" title="passed">✓</span>'), "failed": '<span class="ko" title="failed">✗</span>',
         "recorded": '<span class="rec" title="recorded, not compared">·</span>'}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,17 +30,28 @@ def test_clean_stack_is_green_every_time_and_left_untouched(stack: dict[str, Any
     before = checksums(stack)
     for attempt in range(1, BASELINE_RUNS + 1):
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        result = run_suite("--env", "development", f"--reports-dir={tmp_path}", "-q", "-p", "no:randomly")
+        result = run_suite("--env", "development", f"--reports-dir={tmp_path}", "-q", "-p", "no:randomly", pdf=True)
         evidence = json.loads((tmp_path / "latest" / "evidence.json").read_text())
         bad = {rid: r["reason"] for rid, r in evidence["requirements"].items() if r["status"] in ("failed", "error", "not_covered")}
         assert result.returncode == 0 and not bad, (f"run {attempt} of {BASELINE_RUNS}: {bad or result.stdout[-1500:]}; "
                                                     f"the servers logged: {server_errors(stack, started)}")
         assert_valid_evidence(evidence)
     print(f"clean baseline: {BASELINE_RUNS} consecutive runs, no failed and no error result")
+    assert_printed(tmp_path / "latest", evidence)
     assert checksums(stack) == before, "the suite changed the business tables"
     with owner_connection(stack) as conn:
         leftovers = conn.execute("SELECT count(*) FROM users WHERE username LIKE 'edupro-verify%'").fetchone()[0]
     assert leftovers == 0
+
+
+def assert_printed(run: Path, evidence: dict[str, Any]) -> None:
+    """report.pdf of a real run: every requirement ID in its text, A4, listed in the signed manifest."""
+    text = subprocess.run(["pdftotext", str(run / "report.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    missing = [rid for rid in evidence["requirements"] if rid not in text]
+    assert not missing, f"report.pdf does not show {missing}"
+    info = subprocess.run(["pdfinfo", str(run / "report.pdf")], capture_output=True, text=True, check=True).stdout
+    assert "(A4)" in info, info
+    assert "  report.pdf\n" in (run / "MANIFEST.sha256").read_text()
 
 
 def assert_valid_evidence(evidence: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from edupro_verify import oscal, signing
+from edupro_verify import oscal, pdf, signing
 from edupro_verify.evidence import schema
 
 pytest_plugins = ["pytester"]
@@ -120,18 +120,20 @@ def lab(pytester: pytest.Pytester, web: str) -> Path:
     return specs
 
 
-def run(pytester: pytest.Pytester, specs: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[pytest.RunResult, dict]:
+def run(pytester: pytest.Pytester, specs: Path, monkeypatch: pytest.MonkeyPatch,
+        pdf: bool = False) -> tuple[pytest.RunResult, dict]:
     monkeypatch.setenv("EDUPRO_VERIFY_SECRETS", str(pytester.path / "secrets.yaml"))
     monkeypatch.delenv("EDUPRO_SIGNING_KEY", raising=False)
     reports = pytester.path / "reports"
     result = pytester.runpytest_subprocess("--env", "lab", f"--specs={specs}", f"--reports-dir={reports}",
-                                           "--release=lab-1", "-p", "no:cacheprovider", "-p", "no:randomly")
+                                           "--release=lab-1", "-p", "no:cacheprovider", "-p", "no:randomly",
+                                           *([] if pdf else ["--no-pdf"]))
     evidence = json.loads((reports / "latest" / "evidence.json").read_text())
     return result, evidence
 
 
 def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    result, evidence = run(pytester, lab, monkeypatch)
+    result, evidence = run(pytester, lab, monkeypatch, pdf=True)
     statuses = {rid: r["status"] for rid, r in evidence["requirements"].items()}
     assert statuses == {"T-01": "passed", "T-02": "failed", "T-03": "error", "T-04": "not_applicable",
                         "T-05": "waived", "T-06": "not_covered", "T-07": "partly_verified"}
@@ -149,6 +151,18 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
     junit = (latest / "junit.xml").read_text()
     assert '<property name="requirements" value="T-07" />' in junit and '<property name="phase" value="1" />' in junit
     assert_oscal(latest, pytester.path / "trestle")
+    assert_pdf(latest)
+
+
+def assert_pdf(run: Path) -> None:
+    """report.pdf: A4 pages numbered, every requirement ID in its text, signed with the rest."""
+    text = subprocess.run(["pdftotext", "-layout", str(run / pdf.FILE), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert all(f"T-0{n}" in text for n in range(1, 8)), text[:2000]
+    assert "page 1 of" in text and "release lab-1" in text
+    info = subprocess.run(["pdfinfo", str(run / pdf.FILE)], capture_output=True, text=True, check=True).stdout
+    assert "595.92 x 842.88 pts (A4)" in info or "(A4)" in info, info
+    assert f"  {pdf.FILE}\n" in (run / "MANIFEST.sha256").read_text()
 
 
 def assert_oscal(run: Path, workspace: Path) -> None:

@@ -23,6 +23,8 @@ def add(parser: pytest.Parser) -> None:
                                        "here, else the release of the newest signed phase report of --env)")
     group.addoption("--no-gate", action="store_true",
                     help="run phase N without a verified passing report of phase N-1 (recorded in the report)")
+    group.addoption("--no-pdf", action="store_true",
+                    help="do not print report.pdf (headless Chromium, a few seconds a run); the rest is written as usual")
     group.addoption("--specs", default=str(SPECS), help="the specs folder, as --specs=DIR (default: the repository's specs/)")
 
 

@@ -49,6 +49,7 @@ class Run:
     monotonic: float = field(default_factory=time.monotonic)
     document: EvidenceDocument | None = None  # set once the folder is written
     written: Path | None = None
+    problems: list[str] = field(default_factory=list)  # what could not be written, said after the summary
 
     def evidence(self, extra: list[ScenarioResult] | None = None) -> EvidenceDocument:
         """The evidence of the results so far (and EXTRA, for the suite's own report checks)."""
