@@ -1,5 +1,6 @@
 """2. Stack capacity: the student journey (load/locustfile.py, FastHttpUser, 1–3 s waits) stepped up until
-p95 crosses the SLA or errors pass 1 %; beside it, this machine's ceiling measured with wrk."""
+p95 crosses the SLA or errors pass 1 %; what one backend process serves of the journey's two requests (wrk
+straight at it); beside them, this machine's ceiling measured with wrk, and a bare FastAPI app to compare with."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import jwt
 
 from edupro_verify.probes import load
 from edupro_verify.probes.fixtures import Fixtures, Person
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import load_profile, load_requirements
-from edupro_verify.targets import resolve
+from edupro_verify.targets import Target, resolve
 from edupro_verify.units import parse_limit
 
 from .common import Figure, progress
@@ -28,6 +33,7 @@ STEPS_FULL = [100, 250, 500, 1000, 1500, 2000]
 # Users are added at the pace this machine can log them in: bcrypt at cost 12 takes a quarter of a second
 # of CPU per log-in, about 7 a second on 2 cores with nothing else to do; a faster storm only measures the log-in queue.
 SPAWN_RATE = 4
+JOURNEY_SCRIPT = Path(__file__).with_name("journey_direct.lua")
 LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", re.MULTILINE)
 
 
@@ -59,6 +65,8 @@ def capacity(quick: bool) -> list[Figure]:
             if result["p95_ms"] > sla_ms or result["error_rate"] > max_errors:
                 break
             held = result
+        host, port = target.inventory.live_instances()[0]
+        figures += one_instance(target, accounts, f"http://{host}:{port}", quick)
     finally:
         data.remove_all()
     if held:
@@ -69,6 +77,36 @@ def capacity(quick: bool) -> list[Figure]:
         figures.append(Figure("capacity_users_held", 0))
     host, port = target.inventory.live_instances()[0]
     return figures + ceiling(target.base_url, f"http://{host}:{port}", quick)
+
+
+def one_instance(target: Target, accounts: list[Person], backend_url: str, quick: bool) -> list[Figure]:
+    """The journey's two requests straight at one backend process (no nginx, no TLS, no Locust): what one
+    process serves, with tokens minted from the stack's own secret for every account (so the per-user limit is
+    not what is measured). A benchmark of our own stack, never a check: it needs the JWT secret."""
+    if not target.secrets.jwt_secret:
+        return [Figure("one_instance_not_measured", "no JWT secret for this stack")]
+    with target.connect_db() as conn:
+        ids = dict(conn.execute("SELECT username, id FROM users WHERE username = ANY(%s)",
+                                ([a.username for a in accounts],)).fetchall())
+    expires = datetime.now(UTC) + timedelta(minutes=30)
+    lines = [f"{jwt.encode({'sub': str(ids[a.username]), 'exp': expires}, target.secrets.jwt_secret, 'HS256')} "
+             f"{a.student_id}" for a in accounts]
+    seconds = 3 if quick else 10
+    progress(f"one instance: wrk straight at {backend_url}, {len(lines)} accounts, 16 connections, {seconds} s a path")
+    figures = []
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens") as tokens:
+        tokens.write("\n".join(lines) + "\n")
+        tokens.flush()
+        for name, path in (("students_me", "/api/v1/students/me"), ("predictions", "/api/v1/predictions")):
+            result = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", str(JOURNEY_SCRIPT),
+                                     f"{backend_url}{path}", "--", tokens.name, path], capture_output=True, text=True)
+            rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+            refused = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+            latencies = " / ".join(f"p{m[0]} {m[1]} {m[2]}" for m in LATENCY.findall(result.stdout))
+            figures += [Figure(f"one_instance_{name}", float(rate.group(1)) if rate else float("nan"), "req/s"),
+                        Figure(f"one_instance_{name}_latency",
+                               latencies + (f", {refused.group(1)} not 2xx" if refused else ""))]
+    return figures
 
 
 def step_test(base_url: str, accounts: list[Person], steps: list[int], seconds: int) -> Iterator[dict[str, Any]]:
