@@ -17,7 +17,7 @@ router = APIRouter(tags=["login"])
 
 @router.post("/login/access-token")
 async def login(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()],
-          session: SessionDep, settings: SettingsDep) -> dict[str, str]:
+                session: SessionDep, settings: SettingsDep) -> dict[str, str]:
     await ratelimit.enforce(f"login:{ratelimit.client_address(request)}:{form.username}")
     user = (await session.execute(select(User.id, User.role, User.active, User.password_hash)
                                   .where(User.username == form.username))).one_or_none()

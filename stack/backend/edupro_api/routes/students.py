@@ -44,7 +44,7 @@ async def read_own(user: CurrentUser, session: SessionDep, cipher: CipherDep, pu
 
 @router.get("/students/{student_id}")
 async def read_student(student_id: int, user: CurrentUser, session: SessionDep, cipher: CipherDep,
-                 purpose: Purpose = None) -> dict[str, Any]:
+                       purpose: Purpose = None) -> dict[str, Any]:
     student = await readable_student(session, user, student_id)
     await disclose(session, user, student.id, "education_record", purpose)
     return record_of(student, cipher)
@@ -58,9 +58,9 @@ async def export_student(student_id: int, user: CurrentUser, session: SessionDep
     student = await readable_student(session, user, student_id)
     await disclose(session, user, student.id, "data_export", "data subject access request")
     seen = (await session.scalars(select(Disclosure).where(Disclosure.student_id == student.id)
-                           .order_by(Disclosure.id))).all()
+                                  .order_by(Disclosure.id))).all()
     classes = (await session.scalars(select(SchoolClass.name).join(Enrolment, Enrolment.class_id == SchoolClass.id)
-                              .where(Enrolment.student_id == student.id))).all()
+                                     .where(Enrolment.student_id == student.id))).all()
     return {"exported_at": datetime.now(UTC).isoformat(), "record": record_of(student, cipher),
             "classes": list(classes),
             "disclosures": [{"at": d.disclosed_at.isoformat(), "by_role": d.actor_role, "record": d.record,
@@ -128,8 +128,8 @@ async def set_directory_opt_out(body: OptOut, user: CurrentUser, session: Sessio
 async def directory(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
     """Directory information (FERPA 99.37): name and school, never for a student who opted out."""
     rows = (await session.execute(select(Student.id, Student.name, Student.school)
-                           .where(Student.directory_opt_out.is_(False), Student.erased_at.is_(None))
-                           .order_by(Student.id))).all()
+                                  .where(Student.directory_opt_out.is_(False), Student.erased_at.is_(None))
+                                  .order_by(Student.id))).all()
     return [{"id": r.id, "name": r.name, "school": r.school} for r in rows]
 
 
