@@ -18,7 +18,7 @@ from .trust import Trust
 
 REDACTED = "[REDACTED]"
 TOOLS = ("pytest", "pytest-bdd", "pytest-testinfra", "sslyze", "locust", "psycopg", "redis", "requests",
-         "cryptography")
+         "cryptography", "python-nmap", "compliance-trestle", "playwright")
 
 
 def scanner_versions() -> dict[str, str]:
@@ -56,6 +56,7 @@ def write_run(run_dir: Path, document: EvidenceDocument, secret_values: list[str
     """Write, redact and sign the run folder with KEY (default: $EDUPRO_SIGNING_KEY, else a throwaway key); the
     cover says whether the key is a QA key pinned in TRUST. PRINT_PDF: report.pdf too; a reason it could not be
     printed goes to PROBLEMS."""
+    problems = [] if problems is None else problems
     given = key is not None
     if key is None:
         key, given = signing.signing_key()
@@ -71,7 +72,7 @@ def write_run(run_dir: Path, document: EvidenceDocument, secret_values: list[str
         try:
             pdf.write(run_dir, document)  # from the redacted report.html
         except pdf.PdfError as error:
-            (problems if problems is not None else []).append(str(error))
+            problems.append(str(error))
     attestation.write(run_dir, document, key)  # about the evidence as redacted, listed in the signed manifest
     signing.sign(run_dir, key)
     latest = run_dir.parent / "latest"
