@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -205,6 +205,7 @@ def test_the_failure_sentence_is_generated_from_the_spec(pytester: pytest.Pytest
 def test_measurements_are_data(pytester: pytest.Pytester, lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, evidence = run(pytester, lab, monkeypatch)
     widgets = evidence["requirements"]["T-01"]["measured"]
+    assert all(datetime.fromisoformat(m.pop("at")).tzinfo for m in widgets)  # when each was observed, in UTC
     assert widgets == [
         {"what": "widget colour", "value": "blue", "unit": "", "comparator": None, "limit": None,
          "verdict": "recorded", "source": "the lab", "requirement": None},
