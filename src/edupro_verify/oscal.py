@@ -56,14 +56,14 @@ def build(document: EvidenceDocument) -> Any:
 
     observations: list[Any] = []
     by_requirement: dict[str, list[str]] = {}
-    for scenario in document.scenarios:
+    for number, scenario in enumerate(document.scenarios):
         for index, m in enumerate(scenario.measurements):
             oid = _uuid(run.id, scenario.nodeid, str(index))
             requirements = [m.requirement] if m.requirement else scenario.requirements
             for rid in requirements:
                 by_requirement.setdefault(rid, []).append(oid)
             evidence = common.RelevantEvidence(
-                href=f"evidence.json#/scenarios/{document.scenarios.index(scenario)}/measurements/{index}",
+                href=f"evidence.json#/scenarios/{number}/measurements/{index}",
                 description=f"observed at {m.source}" if m.source else f"observed by the scenario '{scenario.scenario}'")
             observations.append(common.Observation(
                 uuid=oid, title=_text(m.what)[:200], description=_sentence(m), methods=["TEST"],
