@@ -45,6 +45,8 @@ def capacity(quick: bool) -> list[Figure]:
     target = resolve(load_profile("development"))
     data = Fixtures(target)
     api = Api(target, purpose="EduPro capacity benchmark")
+    host, port = target.inventory.live_instances()[0]
+    backend_url = f"http://{host}:{port}"  # one instance of the live colour, straight (no nginx, no TLS)
     held: dict[str, Any] | None = None
     figures: list[Figure] = []
     try:
@@ -65,8 +67,7 @@ def capacity(quick: bool) -> list[Figure]:
             if result["p95_ms"] > sla_ms or result["error_rate"] > max_errors:
                 break
             held = result
-        host, port = target.inventory.live_instances()[0]
-        figures += one_instance(target, accounts, f"http://{host}:{port}", quick)
+        figures += one_instance(target, accounts, backend_url, quick)
     finally:
         data.remove_all()
     if held:
@@ -75,8 +76,7 @@ def capacity(quick: bool) -> list[Figure]:
                     Figure("capacity_requests_per_second", held["requests_per_second"], "req/s")]
     else:
         figures.append(Figure("capacity_users_held", 0))
-    host, port = target.inventory.live_instances()[0]
-    return figures + ceiling(target.base_url, f"http://{host}:{port}", quick)
+    return figures + ceiling(target.base_url, backend_url, quick)
 
 
 def one_instance(target: Target, accounts: list[Person], backend_url: str, quick: bool) -> list[Figure]:
@@ -98,14 +98,9 @@ def one_instance(target: Target, accounts: list[Person], backend_url: str, quick
         tokens.write("\n".join(lines) + "\n")
         tokens.flush()
         for name, path in (("students_me", "/api/v1/students/me"), ("predictions", "/api/v1/predictions")):
-            result = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", str(JOURNEY_SCRIPT),
-                                     f"{backend_url}{path}", "--", tokens.name, path], capture_output=True, text=True)
-            rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
-            refused = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
-            latencies = " / ".join(f"p{m[0]} {m[1]} {m[2]}" for m in LATENCY.findall(result.stdout))
-            figures += [Figure(f"one_instance_{name}", float(rate.group(1)) if rate else float("nan"), "req/s"),
-                        Figure(f"one_instance_{name}_latency",
-                               latencies + (f", {refused.group(1)} not 2xx" if refused else ""))]
+            rate, latencies = _wrk(f"{backend_url}{path}", seconds, "-t1", "-c16",
+                                   script=[str(JOURNEY_SCRIPT), tokens.name, path])
+            figures += [Figure(f"one_instance_{name}", rate, "req/s"), Figure(f"one_instance_{name}_latency", latencies)]
     return figures
 
 
@@ -123,12 +118,16 @@ def step_test(base_url: str, accounts: list[Person], steps: list[int], seconds: 
             proc.terminate()
 
 
-def _wrk(url: str, seconds: int) -> tuple[float, str]:
-    result = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", url],
+def _wrk(url: str, seconds: int, *options: str, script: list[str] | None = None) -> tuple[float, str]:
+    """req/s and "p50 … / p99 …" (and the answers that were not 2xx, if any); OPTIONS replace -t2 -c64, SCRIPT is
+    a Lua script and its arguments."""
+    scripted = ["-s", script[0], url, "--", *script[1:]] if script else [url]
+    result = subprocess.run(["wrk", *(options or ("-t2", "-c64")), f"-d{seconds}s", "--latency", *scripted],
                             capture_output=True, text=True)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    refused = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
     latencies = " / ".join(f"p{m[0]} {m[1]} {m[2]}" for m in LATENCY.findall(result.stdout))
-    return (float(rate.group(1)) if rate else float("nan")), latencies
+    return (float(rate.group(1)) if rate else float("nan")), latencies + (f", {refused.group(1)} not 2xx" if refused else "")
 
 
 def ceiling(base_url: str, backend_url: str, quick: bool) -> list[Figure]:
