@@ -41,6 +41,12 @@ Feature: Phase 8 — Maintenance and monitoring
     Then archiving is on and has not failed
     And the data at risk is younger than the recovery point objective
 
+  @REQ-OPS-03
+  Scenario: A point-in-time restore recovers every change older than the recovery point objective
+    When the newest base backup and the WAL archive are restored into a scratch cluster
+    Then the restore replays every WAL segment the server reports archived
+    And every change older than the recovery point objective is recovered
+
   @REQ-OPS-04
   Scenario: Backups are daily, private and restorable
     When the backup schedule and the backup files are examined

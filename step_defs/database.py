@@ -11,6 +11,7 @@ from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database as db
 from edupro_verify.probes import records
+from edupro_verify.probes.fixtures import OWN_ROWS
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
@@ -87,9 +88,9 @@ def compare_with_backup(target: Target, profile: Profile) -> dict[str, Any]:
     with db.Scratch(target) as scratch:
         scratch.restore(dump)
         with scratch.connect() as conn:
-            before = {t: db.table_fingerprint(conn, t) for t in tables}
+            before = {t: db.table_fingerprint(conn, t, OWN_ROWS.get(t)) for t in tables}
     with target.connect_db() as conn:
-        after = {t: db.table_fingerprint(conn, t) for t in tables}
+        after = {t: db.table_fingerprint(conn, t, OWN_ROWS.get(t)) for t in tables}
         orphans, invalid = db.orphaned_foreign_keys(conn), db.invalid_constraints(conn)
     return {"backup": name, "before": before, "after": after, "orphans": orphans, "invalid": invalid}
 

@@ -10,7 +10,7 @@ from pytest_bdd import then, when
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database as db
 from edupro_verify.probes import host as host_probe
-from edupro_verify.probes import logs, records, scheduler
+from edupro_verify.probes import logs, records, recovery, scheduler
 from edupro_verify.probes.monitoring import Prometheus, dashboard_metrics, promtool_check_rules
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
@@ -138,6 +138,39 @@ def archiving_on(archive: dict[str, Any], evidence: Evidence) -> None:
 @then("the data at risk is younger than the recovery point objective")
 def rpo(archive: dict[str, Any], evidence: Evidence) -> None:
     evidence.expect("age of the oldest change not archived", archive["at_risk_seconds"], "max_rpo")
+
+
+@when("the newest base backup and the WAL archive are restored into a scratch cluster", target_fixture="pitr")
+def point_in_time(target: Target) -> dict[str, Any]:
+    with target.connect_db() as conn:  # what the server says it has archived, before the archive is copied
+        claimed = db.archive_status(conn)["last_wal"]
+    restored = recovery.restore_latest(target, str(target.database["name"]), str(target.database["user"]))
+    with target.connect_db() as conn:
+        lost, oldest_lost = recovery.changes_not_recovered(conn, restored.newest_disclosure)
+    return {"restored": restored, "claimed": claimed, "lost": lost, "oldest_lost": oldest_lost}
+
+
+@then("the restore replays every WAL segment the server reports archived")
+def replays_archived(pitr: dict[str, Any], evidence: Evidence) -> None:
+    restored: recovery.Restored = pitr["restored"]
+    evidence.record("point-in-time restore", {"base backup": restored.base, "WAL segments": restored.segments,
+                                              "copied MB": round(restored.fetched_bytes / 1e6, 1)},
+                    source=str(restored.base))
+    evidence.record("restored and replayed in", round(restored.seconds, 2), unit="s")
+    whole = recovery.archived_in_full(pitr["claimed"])
+    evidence.expect_true("segment the server reports archived", whole or "none", whole is not None, "at least one",
+                         source="pg_stat_archiver", message="the server reports no WAL segment archived")
+    assert whole is not None  # for the type checker: expect_true raised otherwise
+    replayed = restored.end_lsn >= recovery.segment_end(whole, restored.segment_bytes)
+    evidence.expect_true("WAL replayed through", f"{restored.end_lsn:#x}", replayed, f"the end of {whole}",
+                         message=f"the archive does not hold the WAL the server reports archived: the replay ended "
+                                 f"at {restored.end_lsn:#x}, before the end of {whole}")
+
+
+@then("every change older than the recovery point objective is recovered")
+def recovers_the_point(pitr: dict[str, Any], evidence: Evidence) -> None:
+    evidence.record("disclosures not recovered", pitr["lost"], source="the live database")
+    evidence.expect("age of the oldest change not recovered", recovery.age(pitr["oldest_lost"]), "max_rpo")
 
 
 @when("the backup schedule and the backup files are examined", target_fixture="backup_state")

@@ -13,7 +13,9 @@ from .evidence import EvidenceDocument
 
 FILE = "report.pdf"
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+# Offline: printing a local file needs no network, and Chromium should not reach for any.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
 
 
 class PdfError(Exception):

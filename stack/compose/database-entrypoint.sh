@@ -18,6 +18,9 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     find "$archive" -maxdepth 1 -type f -exec mv {} "$aside"/ \;
   fi
 fi
+# pg_basebackup from the host (deploy.sh backup) for point-in-time restores (OPS-03); added to older clusters too.
+grep -q "^host replication postgres" "$PGDATA/pg_hba.conf" \
+  || echo "host replication postgres ${EDUPRO_NETWORK:-172.20.0.0/16} scram-sha-256" >> "$PGDATA/pg_hba.conf"
 grep -q "^include_if_exists = 'edupro.conf'" "$PGDATA/postgresql.conf" \
   || echo "include_if_exists = 'edupro.conf'" >> "$PGDATA/postgresql.conf"
 install -o postgres -g postgres -m 644 /etc/edupro-tls/edupro.crt "$PGDATA/server.crt"

@@ -150,6 +150,25 @@ LOSSY_DOWNGRADE = """        op.drop_index(name, table_name=table)
     op.execute("DELETE FROM grades WHERE student_id = (SELECT min(student_id) FROM grades)")"""
 
 
+def archive_to_nowhere(stack: Stack) -> None:
+    """The archive command succeeds and keeps nothing: the server reports the next segment archived."""
+    with stack.superuser() as conn:
+        conn.execute("ALTER SYSTEM SET archive_command = 'true'")
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute("CREATE TABLE fault_wal (x int)")
+        conn.execute("SELECT pg_switch_wal()")
+        time.sleep(2)
+
+
+def archive_again(stack: Stack) -> None:
+    """The archive has a gap for good: a new base backup after it makes the point in time restorable again."""
+    with stack.superuser() as conn:
+        conn.execute("ALTER SYSTEM RESET archive_command")
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute("DROP TABLE IF EXISTS fault_wal")
+    stack.backup()
+
+
 def serve_both_colours(stack: Stack) -> None:
     stack.idle_colour("start")
     conf = upstream_conf(stack)
@@ -263,6 +282,8 @@ FAULTS: list[Fault] = [
               "SELECT pg_switch_wal();\nSELECT pg_sleep(2)",
               "ALTER SYSTEM RESET archive_command;\nSELECT pg_reload_conf();\nDROP TABLE fault_wal;\n"
               "SELECT pg_switch_wal();\nSELECT pg_sleep(2)")),
+    Fault("wal-archived-nowhere", "the archive command reports success and keeps nothing", ("OPS-03",),
+          Steps(archive_to_nowhere, archive_again)),
     Fault("weak-stored-hash", "an account's password is stored with bcrypt cost 4", ("SEC-02",),
           Sql("INSERT INTO users (username, password_hash, role) VALUES ('fault-weak', "
               "'$2b$04$abcdefghijklmnopqrstuu5Zb4ZZ1aAZ1aAZ1aAZ1aAZ1aAZ1aAZ1', 'student')",

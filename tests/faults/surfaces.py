@@ -109,6 +109,10 @@ class Stack:
         result = deploy("release", self.status["version"])
         assert result.returncode == 0, f"release failed: {result.stderr.strip()[-300:]}"
 
+    def backup(self) -> None:
+        result = deploy("backup")
+        assert result.returncode == 0, f"backup failed: {result.stderr.strip()[-300:]}"
+
     def up(self) -> None:
         result = deploy("up")
         assert result.returncode == 0, f"up failed: {result.stderr.strip()[-300:]}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tarfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +18,8 @@ from .processes import StackError, run
 from .services import postgres
 
 NAME_PATTERN = re.compile(r"^edupro_backup_\d{8}_\d{6}\.sql$")
+BASE_BACKUPS_KEPT = 2  # and the WAL archive from the older one on: a point in time since then can be restored
+START_WAL = re.compile(r"^START WAL LOCATION: .* \(file ([0-9A-F]{24})\)$", re.M)
 
 
 def _client_env(cfg: StackConfig) -> dict[str, str]:
@@ -25,8 +29,11 @@ def _client_env(cfg: StackConfig) -> dict[str, str]:
 
 
 def take(cfg: StackConfig, layout: Layout, scheduled: bool = False) -> Path:
+    """A logical dump (restorable anywhere, DB-01) and a physical base backup (with the WAL archive, a point in time,
+    OPS-03), taken together."""
     layout.dumps.mkdir(parents=True, exist_ok=True)
-    target = layout.dumps / f"edupro_backup_{datetime.now(UTC).strftime('%Y%m%d_%H%M%S')}.sql"
+    stamp = datetime.now(UTC).strftime('%Y%m%d_%H%M%S')
+    target = layout.dumps / f"edupro_backup_{stamp}.sql"
     partial = target.with_suffix(".partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.close(fd)
@@ -34,6 +41,7 @@ def take(cfg: StackConfig, layout: Layout, scheduled: bool = False) -> Path:
          cfg.database.name], env=_client_env(cfg), what="pg_dump")
     partial.replace(target)
     target.chmod(0o600)
+    base_backup(cfg, layout, stamp)
     with postgres.connect(cfg) as conn:
         conn.execute("SELECT pg_switch_wal()")  # the dump's moment is archived too
     _record_success(layout)
@@ -41,6 +49,40 @@ def take(cfg: StackConfig, layout: Layout, scheduled: bool = False) -> Path:
         with (layout.backups / "scheduled.log").open("a") as log:
             log.write(f"{datetime.now(UTC).isoformat(timespec='seconds')} {target.name}\n")
     return target
+
+
+def base_backup(cfg: StackConfig, layout: Layout, stamp: str) -> Path:
+    """pg_basebackup of the whole cluster (tar, gzip, its own WAL streamed beside it) into backups/base/base_STAMP;
+    the newest BASE_BACKUPS_KEPT are kept, and the archived WAL older than the oldest of them is removed."""
+    folder = layout.base_backups
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    target = folder / f"base_{stamp}"
+    partial = folder / f".base_{stamp}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    env = {**_client_env(cfg), "PGUSER": "postgres", "PGPASSWORD": cfg.secrets.postgres_password}
+    run([os.path.join(postgres.BIN, "pg_basebackup"), "--pgdata", str(partial), "--format=tar", "--gzip",
+         "--wal-method=stream", "--checkpoint=fast", "--no-password"], env=env, what="pg_basebackup")
+    partial.chmod(0o700)
+    for file in partial.iterdir():
+        file.chmod(0o600)
+    partial.replace(target)
+    kept = sorted(p for p in folder.glob("base_*") if p.is_dir())
+    for old in kept[:-BASE_BACKUPS_KEPT]:
+        shutil.rmtree(old)
+    oldest = start_wal(kept[-BASE_BACKUPS_KEPT:][0])
+    if oldest:  # segments before the oldest base backup's start can serve no restore any more
+        run([os.path.join(postgres.BIN, "pg_archivecleanup"), str(layout.wal_archive), oldest],
+            what="pg_archivecleanup")
+    return target
+
+
+def start_wal(base: Path) -> str | None:
+    """The WAL segment a base backup starts from (its backup_label)."""
+    with tarfile.open(base / "base.tar.gz") as tar:
+        member = tar.extractfile("backup_label")
+        found = START_WAL.search(member.read().decode()) if member else None
+    return found.group(1) if found else None
 
 
 def _record_success(layout: Layout) -> None:

@@ -42,6 +42,8 @@ class Layout:
     @property
     def wal_archive(self) -> Path: return self.backups / "wal"
     @property
+    def base_backups(self) -> Path: return self.backups / "base"
+    @property
     def prometheus(self) -> Path: return self.run / "prometheus"
     @property
     def textfile(self) -> Path: return self.run / "node-exporter-textfile"

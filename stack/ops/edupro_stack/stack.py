@@ -163,7 +163,8 @@ def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dic
     directory)."""
     schedule, rotation = operations_files(cfg or load_deployed(layout, env), layout)
     paths = {"certificate": layout.certificate, "private_key": layout.private_key, "logs": layout.logs,
-             "backups": layout.dumps, "wal_archive": layout.wal_archive, "secrets": layout.secrets_file(env),
+             "backups": layout.dumps, "wal_archive": layout.wal_archive,
+             "base_backups": layout.base_backups, "secrets": layout.secrets_file(env),
              "models": layout.models, "deployment_history": layout.history, "deployment_log": layout.deployment_log,
              "backup_schedule": schedule, "logrotate": rotation,
              "alert_rules": layout.repo / "stack" / "monitoring" / "alerts.yml",

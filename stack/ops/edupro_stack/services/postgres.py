@@ -53,6 +53,7 @@ def _hba(cfg: StackConfig) -> str:
     return "\n".join([
         "local all all scram-sha-256",
         f"{host} all all 127.0.0.1/32 scram-sha-256",
+        f"{host} replication postgres 127.0.0.1/32 scram-sha-256",  # pg_basebackup (OPS-03)
         "",
     ])
 
@@ -60,7 +61,7 @@ def _hba(cfg: StackConfig) -> str:
 def init(cfg: StackConfig, layout: Layout) -> None:
     if (layout.pgdata / "PG_VERSION").exists():
         return
-    for folder in (layout.pgdata.parent, layout.pgsocket, layout.wal_archive, layout.dumps):
+    for folder in (layout.pgdata.parent, layout.pgsocket, layout.wal_archive, layout.dumps, layout.base_backups):
         folder.mkdir(parents=True, exist_ok=True)
     give(layout.pgdata.parent)
     give(layout.backups, 0o700)
@@ -90,6 +91,7 @@ def configure(cfg: StackConfig, layout: Layout) -> None:
 
 def start(cfg: StackConfig, layout: Layout) -> None:
     if running(layout):
+        reload(layout)  # what configure wrote (pg_hba.conf, reloadable settings) takes effect
         return
     log = layout.logs / "postgres.log"
     log.touch()
