@@ -52,6 +52,7 @@ Feature: Phase 8 — Maintenance and monitoring
     When the backup schedule and the backup files are examined
     Then a daily backup is scheduled
     And the schedule is installed where the host's cron reads it, and cron runs its jobs
+    And the schedule has made a backup each time it was due
     And every backup file is readable by its owner only
     And the newest backup is younger than the allowed age and restores
 

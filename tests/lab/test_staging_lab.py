@@ -137,6 +137,9 @@ SERVER_FAULTS = (
     ServerFault("cron-cannot-start-jobs", "OPS-04",
                 "sed -i '1i session required pam_deny.so # edupro-lab-fault' /etc/pam.d/cron && sleep 62",
                 "sed -i '/edupro-lab-fault/d' /etc/pam.d/cron && sleep 62"),
+    # The schedule has been in place three days (its file's time moved back) and its log names no backup it made.
+    ServerFault("schedule-made-no-backup", "OPS-04", "touch -d '3 days ago' /etc/cron.d/edupro-backup",
+                "touch /etc/cron.d/edupro-backup"),
     ServerFault("ufw-disabled", "FW-01", "ufw --force disable", "ufw --force enable"),
     ServerFault("sshd-jail-removed", "FW-02", "fail2ban-client stop sshd", "fail2ban-client reload sshd || fail2ban-client reload"),
     ServerFault("logrotate-file-removed", "OPS-05", "mv /etc/logrotate.d/edupro /root/edupro.logrotate",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from ..targets import Target
@@ -70,6 +70,44 @@ def daily_backup_entry(schedule: str) -> str | None:
     """The crontab line that runs a backup every day at a fixed time, if there is one."""
     match = DAILY.search(schedule)
     return match.group(0).strip() if match else None
+
+
+@dataclass
+class ScheduledBackups:
+    """What a daily schedule has made: since when it holds, when it was last due, and its newest backup."""
+    installed: datetime  # the time of the schedule's file: deploy.sh rewrites it only when the schedule changes
+    due: datetime | None  # the newest time the job has been due since then (a grace for the job to finish), if any
+    next_due: datetime
+    made: list[str]  # the backups the schedule made, oldest first (its log)
+
+    @property
+    def newest(self) -> str | None:
+        return self.made[-1] if self.made else None
+
+    @property
+    def done_when_due(self) -> bool:
+        taken = backup_taken_at(self.newest) if self.newest else None
+        return self.due is None or (taken is not None and taken >= self.due - timedelta(minutes=1))
+
+
+def scheduled_backups(target: Target, entry: str, grace_seconds: float) -> ScheduledBackups:
+    """ENTRY is the schedule's daily crontab line ('M H * * * ...', the host's local time)."""
+    minute, hour = (int(n) for n in entry.split()[:2])
+    host = target.host
+    installed = datetime.fromtimestamp(int(host_probe.run(host, "stat -c %%Y %s",
+                                                          str(target.path("backup_schedule"))).strip()), UTC)
+    offset = host_probe.run(host, "date +%z").strip()  # cron reads its table in the host's time zone
+    zone = timezone(timedelta(hours=int(offset[:3]), minutes=int(offset[0] + offset[3:5])))
+    now = datetime.now(zone)
+    today = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    last_due = today if today <= now else today - timedelta(days=1)
+    if (now - last_due).total_seconds() < grace_seconds:  # the job may still be running: the time before counts
+        last_due -= timedelta(days=1)
+    log = target.host.file(str(target.path("backup_log")))
+    made = [line.split()[1] for line in (log.content_string.splitlines() if log.exists else []) if len(line.split()) > 1]
+    due = last_due.astimezone(UTC) if last_due.astimezone(UTC) > installed else None
+    return ScheduledBackups(installed, due, (today if today > now else today + timedelta(days=1)).astimezone(UTC),
+                            made)
 
 
 @dataclass

@@ -143,8 +143,10 @@ def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "loca
         header = "# Daily EduPro database backup (install into /etc/cron.d on a real host)"
     layout.logs.mkdir(parents=True, exist_ok=True)
     schedule.parent.mkdir(parents=True, exist_ok=True)
-    schedule.write_text(f"{header}\nSHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
-                        f"15 2 * * * root {command} >> {layout.logs}/backup-cron.log 2>&1\n")
+    entry = (f"{header}\nSHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
+             f"15 2 * * * root {command} >> {layout.logs}/backup-cron.log 2>&1\n")
+    if not schedule.exists() or schedule.read_text() != entry:  # its time says since when the schedule holds (OPS-04)
+        schedule.write_text(entry)
     schedule.chmod(0o644)
     rotation.write_text(
         f"{layout.logs}/*.log {{\n    {cfg.logging.rotation}\n    rotate {cfg.logging.retention_days}\n"
@@ -164,7 +166,7 @@ def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dic
     schedule, rotation = operations_files(cfg or load_deployed(layout, env), layout)
     paths = {"certificate": layout.certificate, "private_key": layout.private_key, "logs": layout.logs,
              "backups": layout.dumps, "wal_archive": layout.wal_archive,
-             "base_backups": layout.base_backups, "secrets": layout.secrets_file(env),
+             "base_backups": layout.base_backups, "backup_log": layout.backups / "scheduled.log", "secrets": layout.secrets_file(env),
              "models": layout.models, "deployment_history": layout.history, "deployment_log": layout.deployment_log,
              "backup_schedule": schedule, "logrotate": rotation,
              "alert_rules": layout.repo / "stack" / "monitoring" / "alerts.yml",
