@@ -23,7 +23,7 @@ Feature: Phase 2 — System design and architecture
   Scenario: Blue and green backends exist and only the live colour takes traffic
     When requests are sent through the proxy
     Then every answer comes from the live colour
-    And the deployment declares a second colour to release onto
+    And a second colour is there to release onto
 
   @REQ-CFG-01
   Scenario: The configuration is merged, validated and a broken one refused

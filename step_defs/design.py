@@ -94,11 +94,16 @@ def only_live(colours: list[str], target: Target, evidence: Evidence) -> None:
                          message=f"answers came from {sorted(set(colours))}, the live colour is {live}")
 
 
-@then("the deployment declares a second colour to release onto")
+@then("a second colour is there to release onto")
 def second_colour(target: Target, evidence: Evidence) -> None:
     colours = sorted(target.inventory.backends)
     ok = {"backend_blue", "backend_green"} <= set(colours)
     evidence.expect_true("backend colours", colours, ok, "blue and green", message=f"backend colours declared: {colours}")
+    room = services.idle_colour_room(target)
+    held = sorted(address for address, state in room.items() if state == "held by another program")
+    evidence.record("the idle colour's addresses, seen on the host", room)
+    evidence.expect_none("idle colour's addresses held by another program", held,
+                         message=f"another program holds {', '.join(held)}: a release cannot start the idle colour there")
 
 
 @when("the deployment's configuration for this environment is merged", target_fixture="merged")

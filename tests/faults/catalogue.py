@@ -344,7 +344,7 @@ FAULTS: list[Fault] = [
     # --- processes ---
     Fault("node-exporter-down", "a Prometheus target is down", ("MON-01",), StopProcess(lambda s: s.run / "pids" / "node-exporter.pid")),
     Fault("release-cannot-start", "the idle colour's port is taken, so a release and a rollback fail",
-          ("REL-01", "REL-02"), Occupy(idle_port)),
+          ("REL-01", "REL-02", "ARCH-04"), Occupy(idle_port)),
     Fault("monitoring-stopped", "Prometheus is not running", ("ARCH-01",),
           StopProcess(lambda s: s.run / "pids" / "prometheus.pid", seen_by_prometheus=False)),
     Fault("database-restarted-after-backend", "the database restarted under a running backend", ("ARCH-02",),

@@ -17,7 +17,17 @@ from tests.helpers import one_clear_line, run_cli, run_suite, server_errors
 from .test_api import owner_connection
 
 BUSINESS_TABLES = ("students", "grades", "enrolments", "classes", "teachers", "users")
-BASELINE_RUNS = 3
+# Loaded with -p: the scenarios in reverse order, the compliance roll-ups still last (they read the others).
+REVERSE = """
+import pytest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    roll_ups = [i for i in items if i.get_closest_marker("compliance")]
+    others = [i for i in items if not i.get_closest_marker("compliance")]
+    items[:] = others[::-1] + roll_ups
+"""
 
 
 def checksums(stack: dict[str, Any]) -> dict[str, str]:
@@ -26,18 +36,51 @@ def checksums(stack: dict[str, Any]) -> dict[str, str]:
                 for t in BUSINESS_TABLES}
 
 
-def test_clean_stack_is_green_every_time_and_left_untouched(stack: dict[str, Any], tmp_path: Path) -> None:
+def green_run(stack: dict[str, Any], reports: Path, what: str, *args: str, whole: bool = True,
+              env: dict[str, str] | None = None, pdf: bool = False) -> dict[str, Any]:
+    """One run of the development profile that must have no failed and no error result (a whole run: every
+    requirement covered); its evidence."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    result = run_suite("--env", "development", f"--reports-dir={reports}", "-q", "-p", "no:randomly",
+                       *args, env=env, pdf=pdf)
+    latest = reports / "latest" / "evidence.json"
+    assert latest.exists(), f"{what}: no report: {result.stdout[-1500:]}"
+    evidence = json.loads(latest.read_text())
+    bad_statuses = ("failed", "error", "not_covered") if whole else ("failed", "error")
+    bad = {rid: r["reason"] for rid, r in evidence["requirements"].items() if r["status"] in bad_statuses}
+    assert result.returncode == 0 and not bad, (f"{what}: {bad or result.stdout[-1500:]}; "
+                                                f"the servers logged: {server_errors(stack, started)}")
+    assert_valid_evidence(evidence)
+    return dict(evidence)
+
+
+def verdicts(evidence: dict[str, Any]) -> dict[str, str]:
+    """Each requirement's status; without the suite's own (phase 0) and the compliance roll-ups, whose verdicts
+    are about the other requirements of the same run by design."""
+    roll_ups = {rid for s in evidence["scenarios"] if s["feature"] == "compliance.feature" for rid in s["requirements"]}
+    return {rid: r["status"] for rid, r in evidence["requirements"].items()
+            if r["status"] != "not_covered" and r["phase"] != 0 and rid not in roll_ups}
+
+
+def test_clean_stack_is_green_in_any_order_every_time_and_left_untouched(stack: dict[str, Any], tmp_path: Path) -> None:
+    """Green in the usual order, in reverse order and each phase on its own, with the same verdicts each time (a
+    scenario's verdict does not depend on what ran before it); the business tables as they were, no fixture left."""
     before = checksums(stack)
-    for attempt in range(1, BASELINE_RUNS + 1):
-        started = datetime.now(UTC).isoformat(timespec="seconds")
-        result = run_suite("--env", "development", f"--reports-dir={tmp_path}", "-q", "-p", "no:randomly", pdf=True)
-        evidence = json.loads((tmp_path / "latest" / "evidence.json").read_text())
-        bad = {rid: r["reason"] for rid, r in evidence["requirements"].items() if r["status"] in ("failed", "error", "not_covered")}
-        assert result.returncode == 0 and not bad, (f"run {attempt} of {BASELINE_RUNS}: {bad or result.stdout[-1500:]}; "
-                                                    f"the servers logged: {server_errors(stack, started)}")
-        assert_valid_evidence(evidence)
-    print(f"clean baseline: {BASELINE_RUNS} consecutive runs, no failed and no error result")
-    assert_printed(tmp_path / "latest", evidence)
+    usual = green_run(stack, tmp_path / "usual", "the usual order", pdf=True)
+    assert_printed(tmp_path / "usual" / "latest", usual)
+    (tmp_path / "reverse_order.py").write_text(REVERSE)
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    reversed_ = verdicts(green_run(stack, tmp_path / "reversed", "the reverse order", "-p", "reverse_order",
+                                   env={"PYTHONPATH": path}))
+    expected = verdicts(usual)
+    assert reversed_ == expected, {rid: (expected.get(rid), s) for rid, s in reversed_.items() if expected.get(rid) != s}
+    alone: dict[str, str] = {}
+    for phase in range(1, 9):
+        alone |= verdicts(green_run(stack, tmp_path / f"phase{phase}", f"phase {phase} alone", f"--phase={phase}", "--no-gate",
+                                    whole=False))
+    differ = {rid: (expected.get(rid), s) for rid, s in alone.items() if expected.get(rid) != s}
+    assert not differ, f"a phase run on its own gives other verdicts (usual, alone): {differ}"
+    print("clean baseline: green in the usual order, in reverse order and each phase alone, with the same verdicts")
     assert checksums(stack) == before, "the suite changed the business tables"
     with owner_connection(stack) as conn:
         leftovers = conn.execute("SELECT count(*) FROM users WHERE username LIKE 'edupro-verify%'").fetchone()[0]

@@ -31,6 +31,25 @@ def presence(target: Target, declared: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def idle_colour_room(target: Target) -> dict[str, str]:
+    """Each address of the colours that are not live, as the target host sees it: 'free' (nothing listens: a
+    release can start the colour there), 'serving' (a backend answers /health there: the colour runs idle), or
+    'held by another program' (a release could not start there)."""
+    found: dict[str, str] = {}
+    for name, service in target.inventory.backends.items():
+        if service.live:
+            continue
+        for host, port in service.addresses:
+            address = "127.0.0.1" if host == "0.0.0.0" else host
+            if not network.from_host(target.host, address, port):
+                found[f"{name} {host}:{port}"] = "free"
+                continue
+            health = target.host.run(f"curl -s --max-time 3 http://{address}:{port}/health")
+            serving = health.rc == 0 and '"status"' in health.stdout
+            found[f"{name} {host}:{port}"] = "serving" if serving else "held by another program"
+    return found
+
+
 def start_ticks(target: Target, port: int) -> int | None:
     """When the process listening on PORT of the target host started (clock ticks since boot); None when nothing
     listens. By port, not by name: a host may run several PostgreSQL or Redis servers (two stacks side by side)."""
