@@ -61,11 +61,17 @@ def archived_in_full(last_archived: str | None) -> str | None:
 
 
 def _listing(target: Target, folder: str) -> list[str]:
+    """The names in FOLDER on the host; none when it does not exist (a deployment that never took one)."""
+    if not target.host.file(folder).is_directory:
+        return []
     return host_probe.run(target.host, "ls -1 %s", folder).split()
 
 
 def _fetch(target: Target, path: str) -> bytes:
-    return bytes(target.host.file(path).content)
+    file = target.host.file(path)
+    if not file.exists:
+        raise AssertionError(f"{path} is missing on the host: the base backup is incomplete")
+    return bytes(file.content)
 
 
 def _runner() -> dict[str, Any]:
@@ -99,9 +105,10 @@ def restore_latest(target: Target, database: str, user: str) -> Restored:
     data, archive = scratch / "data", scratch / "archive"
     try:
         fetched = _unpack(target, f"{folder}/{base}", data)
-        start = START_WAL.search((data / "backup_label").read_text())
-        if not start:
-            raise AssertionError(f"the base backup {base} has no readable backup_label")
+        label = data / "backup_label"
+        start = START_WAL.search(label.read_text()) if label.exists() else None
+        if not start or not (data / "PG_VERSION").exists():
+            raise AssertionError(f"the base backup {base} is not a PostgreSQL base backup (no backup_label or PG_VERSION)")
         archive.mkdir()
         wal_folder = str(target.path("wal_archive"))
         names = [n for n in _listing(target, wal_folder)
