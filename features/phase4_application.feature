@@ -9,10 +9,10 @@ Feature: Phase 4 — Application deployment and integration
     Then every service of the architecture is running
     And every service passes its health check
 
-  @REQ-APP-01 @containers
-  Scenario: Every container restarts unless stopped
-    When the containers' restart policies are read
-    Then every container's restart policy is unless-stopped
+  @REQ-APP-01 @supervised
+  Scenario: Every service is started again when it stops
+    When what starts the services again is read
+    Then every service is started again when it stops
 
   @REQ-APP-02
   Scenario: The proxy's configuration is valid and it serves the frontend and the API

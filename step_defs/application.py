@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pytest_bdd import then, when
 
 from edupro_verify.evidence import Evidence
-from edupro_verify.probes import cache, network
+from edupro_verify.probes import cache, network, scheduler
 from edupro_verify.probes import containers as container_probe
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes.http import Api
@@ -24,13 +25,40 @@ def containers(target: Target) -> list[Any]:
     return [c for c in container_probe.of_target(target).values() if c.status == "running"]
 
 
-@when("the containers' restart policies are read", target_fixture="policies")
-def restart_policies(target: Target) -> dict[str, str]:
-    return {c.name: c.attrs["HostConfig"]["RestartPolicy"]["Name"] for c in container_probe.of_target(target).values()}
+@when("what starts the services again is read", target_fixture="supervision")
+def supervision(target: Target) -> dict[str, Any]:
+    """Containers: Docker, by each one's restart policy. Processes on a server: the supervision job cron runs."""
+    if target.containers:
+        return {"policies": {c.name: c.attrs["HostConfig"]["RestartPolicy"]["Name"]
+                             for c in container_probe.of_target(target).values()}}
+    path = str(target.path("supervision"))
+    return {"job": path, "installed": scheduler.schedule(target.host, path),
+            "entry": scheduler.entry(target.host, path), "runs": scheduler.job_runs(target.host, path)}
 
 
-@then("every container's restart policy is unless-stopped")
-def unless_stopped(policies: dict[str, str], evidence: Evidence) -> None:
+@then("every service is started again when it stops")
+def started_again(supervision: dict[str, Any], evidence: Evidence) -> None:
+    if "policies" in supervision:
+        _unless_stopped(supervision["policies"], evidence)
+        return
+    installed: scheduler.Installed = supervision["installed"]
+    evidence.expect_true("supervision read by", installed.read_by or "nothing", installed.read_by is not None,
+                         "the host's cron", message=f"nothing on the host reads the supervision {installed.where}")
+    evidence.expect_true("cron", "running" if installed.runner_running else "not running", installed.runner_running,
+                         "running", message="cron is not running on the host: nothing starts a stopped service again")
+    entry = supervision["entry"] or "none"
+    evidence.expect_true("supervision runs", entry, scheduler.EACH_MINUTE.match(entry) is not None, "each minute",
+                         source=installed.where, message=f"the supervision does not run each minute: {entry}")
+    runs: scheduler.JobRuns = supervision["runs"]
+    evidence.expect_true("cron started the supervision", runs.last_started_line or "never",
+                         runs.last_started is not None, "lately", source=runs.source or "",
+                         message=f"cron's log shows no run of the supervision ({runs.source or 'no log found'})")
+    assert runs.last_started is not None  # for the type checker: expect_true raised otherwise
+    evidence.expect("time since the supervision last ran", (datetime.now(UTC) - runs.last_started).total_seconds(),
+                    "supervision_last_ran", source=runs.source or "")
+
+
+def _unless_stopped(policies: dict[str, str], evidence: Evidence) -> None:
     evidence.record("restart policies", policies, source="Docker API")
     evidence.expect_true("containers", len(policies), bool(policies), "at least one", message="no container is running")
     wrong = [f"{n}={p or 'no'}" for n, p in policies.items() if p != "unless-stopped"]

@@ -27,7 +27,7 @@ from tests.helpers import REPO, one_clear_line, run_suite
 
 ADDRESS = os.environ.get("EDUPRO_TEST_LAB_ADDRESS", "172.31.240.110")
 RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
-MUST_PASS = ("FW-01", "FW-02", "OPS-04", "OPS-05", "PLAN-02")
+MUST_PASS = ("FW-01", "FW-02", "OPS-03", "OPS-04", "OPS-05", "PLAN-02", "APP-01")
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the lab's certificate is self-signed
 
 
@@ -140,6 +140,9 @@ SERVER_FAULTS = (
     # The schedule has been in place three days (its file's time moved back) and its log names no backup it made.
     ServerFault("schedule-made-no-backup", "OPS-04", "touch -d '3 days ago' /etc/cron.d/edupro-backup",
                 "touch /etc/cron.d/edupro-backup"),
+    # Nothing starts a stopped service again: cron no longer reads the supervision.
+    ServerFault("supervision-removed", "APP-01", "mv /etc/cron.d/edupro-supervise /root/edupro-supervise",
+                "mv /root/edupro-supervise /etc/cron.d/edupro-supervise"),
     ServerFault("ufw-disabled", "FW-01", "ufw --force disable", "ufw --force enable"),
     ServerFault("sshd-jail-removed", "FW-02", "fail2ban-client stop sshd", "fail2ban-client reload sshd || fail2ban-client reload"),
     ServerFault("logrotate-file-removed", "OPS-05", "mv /etc/logrotate.d/edupro /root/edupro.logrotate",

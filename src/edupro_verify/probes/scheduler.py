@@ -39,36 +39,50 @@ class JobRuns:
     last_refused_line: str
 
 
-def job_runs(host: Any) -> JobRuns:
+EACH_MINUTE = re.compile(r"^\*\s+\*\s+\*\s+\*\s+\*\s")
+
+
+def entry(host: Any, path: str) -> str | None:
+    """The first job line of a crontab file (neither a comment nor a variable), if the file has one."""
+    file = host.file(path)
+    lines = file.content_string.splitlines() if file.exists else []
+    return next((line.strip() for line in lines
+                 if line.strip() and not line.lstrip().startswith("#") and not re.match(r"^\s*\w+=", line)), None)
+
+
+def job_runs(host: Any, crontab: str | None = None) -> JobRuns:
     """The newest job cron started and the newest it could not, from its own log: a cron that runs but cannot
-    open a job's session (pam_loginuid in a container without AUDIT_CONTROL) runs no job at all.
+    open a job's session (pam_loginuid in a container without AUDIT_CONTROL) runs no job at all. With CRONTAB,
+    only the starts of that file's job count (its command, as cron logs it).
 
     A server set up a moment ago has a log that names no job yet, started or refused: the log is read again
     until a minute has turned (cron's own period), so its first job can show either way."""
-    runs = _read_job_runs(host)
+    job = entry(host, crontab) if crontab else None
+    command = job.split(None, 6)[-1][:40] if job else None  # cron logs the command after minute..weekday and user
+    runs = _read_job_runs(host, command)
     deadline = time.monotonic() + FIRST_JOB_PATIENCE
     while runs.source and runs.last_started is None and runs.last_refused is None and time.monotonic() < deadline:
         time.sleep(5)
-        runs = _read_job_runs(host)
+        runs = _read_job_runs(host, command)
     return runs
 
 
-def _read_job_runs(host: Any) -> JobRuns:
+def _read_job_runs(host: Any, command: str | None) -> JobRuns:
     for path in CRON_LOGS:
         if host.file(path).exists:
             lines = host.run(f"grep -a 'CRON\\[' {path} | tail -n 400").stdout.splitlines()
-            return _job_runs(path, lines)
+            return _job_runs(path, lines, command)
     journal = host.run("journalctl -t CRON -o short-iso --no-pager -n 400 2>/dev/null")
     if journal.rc == 0 and journal.stdout.strip():
-        return _job_runs("journalctl -t CRON", journal.stdout.splitlines())
+        return _job_runs("journalctl -t CRON", journal.stdout.splitlines(), command)
     return JobRuns(None, None, "", None, "")
 
 
 FIRST_JOB_PATIENCE = 70  # seconds: a minute for cron to reach its next job, and the log line to be written
 
 
-def _job_runs(source: str, lines: list[str]) -> JobRuns:
-    started = [(_stamp(line), line) for line in lines if JOB_STARTED.search(line)]
+def _job_runs(source: str, lines: list[str], command: str | None = None) -> JobRuns:
+    started = [(_stamp(line), line) for line in lines if JOB_STARTED.search(line) and (command or "") in line]
     refused = [(_stamp(line), line) for line in lines if JOB_REFUSED.search(line) and not JOB_STARTED.search(line)]
     last_started = max(started, key=lambda s: s[0] or datetime.min.replace(tzinfo=UTC), default=(None, ""))
     last_refused = max(refused, key=lambda s: s[0] or datetime.min.replace(tzinfo=UTC), default=(None, ""))
