@@ -1,6 +1,9 @@
 """What cron's own log says about its jobs (OPS-04): a started job, and a job it could not start."""
 
 from datetime import UTC, datetime
+from pathlib import Path
+
+import testinfra
 
 from edupro_verify.probes import scheduler
 
@@ -25,3 +28,19 @@ def test_the_classic_syslog_time_is_read() -> None:
     runs = scheduler._job_runs("/var/log/cron", ["Dec  2 21:32:01 host CRON[16]: (root) CMD (date)"])
     assert runs.last_started is not None
     assert (runs.last_started.month, runs.last_started.day, runs.last_started.hour) == (12, 2, 21)
+
+
+def test_only_the_named_job_s_starts_count_when_one_is_named() -> None:
+    backup = "2026-12-02T21:37:01.1+00:00 staging-lab CRON[7001]: (root) CMD (/usr/local/bin/edupro-stack backup)"
+    runs = scheduler._job_runs("/var/log/syslog", [STARTED, backup], "/usr/local/bin/edupro-stack supervise")
+    assert runs.last_started == datetime(2026, 12, 2, 21, 36, 1, 893491, tzinfo=UTC)
+    assert scheduler._job_runs("/var/log/syslog", [backup], "/usr/local/bin/edupro-stack supervise").last_started is None
+
+
+def test_a_crontab_s_job_line_is_its_first_line_that_is_neither_comment_nor_variable(tmp_path: Path) -> None:
+    crontab = tmp_path / "edupro-supervise"
+    crontab.write_text("# supervision\nSHELL=/bin/sh\nPATH=/usr/bin\n* * * * * root /usr/local/bin/edupro-stack supervise\n")
+    line = scheduler.entry(testinfra.get_host("local://"), str(crontab))
+    assert line == "* * * * * root /usr/local/bin/edupro-stack supervise"
+    assert scheduler.EACH_MINUTE.match(line)
+    assert scheduler.entry(testinfra.get_host("local://"), str(tmp_path / "missing")) is None
