@@ -165,10 +165,10 @@ def replays_archived(pitr: dict[str, Any], evidence: Evidence) -> None:
     evidence.expect_true("segment the server reports archived", whole or "none", whole is not None, "at least one",
                          source="pg_stat_archiver", message="the server reports no WAL segment archived")
     assert whole is not None  # for the type checker: expect_true raised otherwise
-    replayed = restored.end_lsn >= recovery.segment_end(whole, restored.segment_bytes)
-    evidence.expect_true("WAL replayed through", f"{restored.end_lsn:#x}", replayed, f"the end of {whole}",
+    replayed = recovery.replayed_into(restored.end_lsn, whole, restored.segment_bytes)
+    evidence.expect_true("WAL replayed through", f"{restored.end_lsn:#x}", replayed, f"into {whole}",
                          message=f"the archive does not hold the WAL the server reports archived: the replay ended "
-                                 f"at {restored.end_lsn:#x}, before the end of {whole}")
+                                 f"at {restored.end_lsn:#x}, before {whole}")
 
 
 @then("every change older than the recovery point objective is recovered")

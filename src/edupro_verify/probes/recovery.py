@@ -37,16 +37,23 @@ class Restored:
     segments: int
     fetched_bytes: int
     seconds: float
-    end_lsn: int  # where the replayed WAL ended (bytes)
+    end_lsn: int  # where the last WAL record replayed ends (bytes)
     segment_bytes: int
     newest_disclosure: int | None  # the id of the newest row of the append-only disclosures table recovered
     log_tail: list[str] = field(default_factory=list)
 
 
-def segment_end(name: str, segment_bytes: int) -> int:
-    """The LSN (bytes) where WAL segment NAME ends: its log and segment numbers, after the timeline."""
+def segment_start(name: str, segment_bytes: int) -> int:
+    """The LSN (bytes) where WAL segment NAME begins: its log and segment numbers, after the timeline."""
     per_log = 0x1_0000_0000 // segment_bytes
-    return (int(name[8:16], 16) * per_log + int(name[16:24], 16) + 1) * segment_bytes
+    return (int(name[8:16], 16) * per_log + int(name[16:24], 16)) * segment_bytes
+
+
+def replayed_into(end_lsn: int, segment: str, segment_bytes: int) -> bool:
+    """Did a replay that ended at END_LSN apply a record of SEGMENT (or later)? A replay that stops where SEGMENT
+    begins, or before, never read it: a segment ends with a switch record (the replay then ends where the next one
+    begins) or with a record that continues into the next (the replay then ends inside it, after its start)."""
+    return end_lsn > segment_start(segment, segment_bytes)
 
 
 def archived_in_full(last_archived: str | None) -> str | None:
@@ -172,8 +179,9 @@ def _replay(scratch: Path, version: str, database: str, user: str) -> dict[str, 
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the WAL replay did not end within {REPLAY_SECONDS} s")
                 time.sleep(0.2)
+            # the end of the last record recovery applied (it stays so after the promotion)
             end_lsn, segment_bytes = conn.execute(
-                "SELECT pg_current_wal_lsn() - '0/0', setting::bigint FROM pg_settings "
+                "SELECT pg_last_wal_replay_lsn() - '0/0', setting::bigint FROM pg_settings "
                 "WHERE name = 'wal_segment_size'").fetchone()  # type: ignore[misc]
         with psycopg.connect(host=str(scratch), dbname=database, user=user, autocommit=True) as conn:
             newest = conn.execute("SELECT max(id) FROM disclosures").fetchone()[0]  # type: ignore[index]
