@@ -145,12 +145,11 @@ def tiers(target: Target) -> dict[str, list[tuple[str, int]]]:
         web.append(int(urlparse(target.http_url).port or 80))
     app = [a for name, svc in target.inventory.services.items() if name.startswith("backend_") and svc.running
            for a in svc.addresses]
-    named = [(what, found) for what, found in (("database", target.database), ("cache", target.cache)) if "host" in found]
-    if len(named) < 2:
-        missing = {"database", "cache"} - {what for what, _ in named}
-        raise ProbeError(f"the profile names no {' and no '.join(sorted(missing))} (target.database, target.cache: "
-                         "host, port): the data tier's addresses are unknown")
-    data = [target.on_host(found) for _, found in named]
+    missing = [what for what, found in (("cache", target.cache), ("database", target.database)) if "host" not in found]
+    if missing:
+        raise ProbeError(f"the profile names no {' and no '.join(missing)} (target.database, target.cache: host, "
+                         "port): the data tier's addresses are unknown")
+    data = [target.on_host(target.database), target.on_host(target.cache)]
     return {"web": [("0.0.0.0", p) for p in web], "app": app, "data": data, "published": published_beyond_proxy(target)}
 
 

@@ -13,7 +13,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,6 @@ class Restored:
     end_lsn: int  # where the last WAL record replayed ends (bytes)
     segment_bytes: int
     newest_disclosure: int | None  # the id of the newest row of the append-only disclosures table recovered
-    log_tail: list[str] = field(default_factory=list)
 
 
 def segment_start(name: str, segment_bytes: int) -> int:
@@ -172,7 +171,7 @@ def _replay(scratch: Path, version: str, database: str, user: str) -> dict[str, 
         started = subprocess.run([*ctl, "-w", "-t", str(REPLAY_SECONDS), "start"], capture_output=True, text=True,
                                  **runner)
         if started.returncode != 0:
-            raise AssertionError(f"the scratch cluster did not start from the base backup: {_last_lines(log)[-1:]}")
+            raise AssertionError(f"the scratch cluster did not start from the base backup: {_last_line(log)}")
         with psycopg.connect(host=str(scratch), dbname="postgres", user=user, autocommit=True) as conn:
             deadline = time.monotonic() + REPLAY_SECONDS
             while conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:  # type: ignore[index]
@@ -185,8 +184,7 @@ def _replay(scratch: Path, version: str, database: str, user: str) -> dict[str, 
                 "WHERE name = 'wal_segment_size'").fetchone()  # type: ignore[misc]
         with psycopg.connect(host=str(scratch), dbname=database, user=user, autocommit=True) as conn:
             newest = conn.execute("SELECT max(id) FROM disclosures").fetchone()[0]  # type: ignore[index]
-        return {"end_lsn": int(end_lsn), "segment_bytes": int(segment_bytes), "newest_disclosure": newest,
-                "log_tail": _last_lines(log)}
+        return {"end_lsn": int(end_lsn), "segment_bytes": int(segment_bytes), "newest_disclosure": newest}
     except psycopg.OperationalError as error:
         raise AssertionError(f"the scratch cluster could not be read: {str(error).strip().splitlines()[-1]}") from None
     except psycopg.errors.UndefinedTable:
@@ -195,9 +193,9 @@ def _replay(scratch: Path, version: str, database: str, user: str) -> dict[str, 
         subprocess.run([*ctl, "-m", "immediate", "stop"], capture_output=True, **runner)
 
 
-def _last_lines(log: Path, count: int = 5) -> list[str]:
+def _last_line(log: Path) -> str:
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    return [line[:200] for line in lines[-count:]] or ["no log"]
+    return lines[-1][:200] if lines else "no log"
 
 
 def changes_not_recovered(conn: psycopg.Connection, newest_recovered: int | None) -> tuple[int, datetime | None]:
