@@ -70,6 +70,8 @@ class TargetSpec(Strict):
     # Several hosts per tier (tier -> testinfra host specs: local://, ssh://user@host, docker://name): the host
     # checks (cores, memory, disk, operating system, packages) then run on each of them, side by side.
     hosts: dict[str, list[str]] = {}
+    # Which tier's first host holds each service and path (tier -> names); the rest are on `host`.
+    where: dict[str, list[str]] = {}
     base_url: str | None = None
     http_url: str | None = None
     server_name: str | None = None

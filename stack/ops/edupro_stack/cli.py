@@ -88,7 +88,8 @@ def parser() -> argparse.ArgumentParser:
     qa.add_argument("--env", required=True)
     lab = sub.add_parser("lab", help="lab servers on this machine that stand in for a provider's VMs")
     lab.add_argument("action", choices=["up", "down", "status"])
-    lab.add_argument("--env", default="staging", help="whose server (default staging)")
+    lab.add_argument("--env", default="staging", help="whose servers: staging (one) or production (web, two "
+                                                      "application servers, data); default staging")
     lab.add_argument("--json", action="store_true", help="status as one JSON object (address, SSH key, ssh_config)")
     return p
 
@@ -224,17 +225,18 @@ def _run_lab(args: argparse.Namespace, layout: Layout) -> int:
     from . import lab  # Docker is needed only here and by the compose driver
 
     if args.action == "up":
-        server = lab.up(layout, args.env)
-        print(f"lab server {server.name} is up: {server.ssh_url} (ssh -F {server.ssh_config} {server.address})")
+        for server in lab.up(layout, args.env):
+            tier = "" if server.tier == "all" else f" ({server.tier} tier)"
+            print(f"lab server {server.name}{tier} is up: {server.ssh_url} (ssh -F {server.ssh_config} {server.address})")
     elif args.action == "down":
-        server = lab.down(layout, args.env)
-        print(f"lab server {server.name} is deleted (the operator's key in {server.folder} is kept)")
+        for server in lab.down(layout, args.env):
+            print(f"lab server {server.name} is deleted (the operator's key in {server.folder} is kept)")
     else:
-        info = lab.status(layout, args.env)
-        if args.json:
-            print(json.dumps(info, indent=2))
-        else:
-            print(f"{info['name']:24} {info['state']:8} {info['ssh']} (key {info['ssh_key']})")
+        found = lab.status(layout, args.env)
+        if args.json:  # staging's one server as an object, as before; a lab of several as a list
+            print(json.dumps(found[0] if len(found) == 1 else found, indent=2))
+        for info in [] if args.json else found:
+            print(f"{info['name']:26} {info['tier']:5} {info['state']:8} {info['ssh']} (key {info['ssh_key']})")
     return 0
 
 

@@ -115,6 +115,24 @@ class Operations(Strict):
     install: Literal["run-directory", "system"]
 
 
+class Tiers(Strict):
+    """Where the tiers run: the paper's three-tier network (seed §2.1.2) on servers of their own, or all on one.
+
+    ROLE is what this host runs (host.yaml, written by deploy.sh over SSH): `all` the whole stack (one server or this
+    machine); `web` nginx (TLS, the proxy across every application server) and monitoring; `app` the backend's
+    colours and the frontend's files on FRONTEND_PORT; `data` PostgreSQL (TLS required from the application
+    servers) and Redis, and the backups. WEB, APP and DATA are the tiers' addresses as the servers reach each other.
+    """
+    role: Literal["all", "web", "app", "data"] = "all"
+    web: list[str] = []
+    app: list[str] = []
+    data: list[str] = []
+    frontend_port: int = Field(3000, ge=1, le=65535)
+
+    def runs(self, tier: Literal["web", "app", "data"]) -> bool:
+        return self.role in ("all", tier)
+
+
 class Secrets(Strict):
     postgres_password: str
     owner_password: str
@@ -144,6 +162,7 @@ class StackConfig(Strict):
     monitoring: Monitoring
     backup: Backup
     operations: Operations
+    tiers: Tiers = Tiers()
     secrets: Secrets
 
 
@@ -159,7 +178,7 @@ def merge(*layers: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     try:
@@ -190,9 +209,9 @@ def load(layout: Layout, env: str, config_dir: Path | None = None) -> StackConfi
     if env not in ENVIRONMENTS:
         raise ConfigError(f"unknown environment '{env}': use one of {', '.join(ENVIRONMENTS)}")
     folder = config_dir or layout.repo / "stack" / "config"
-    base = _read_yaml(folder / "base.yaml")
-    overrides = _read_yaml(folder / f"{env}.yaml")
-    host = _read_yaml(layout.host_config) if layout.host_config.exists() else {}
+    base = read_yaml(folder / "base.yaml")
+    overrides = read_yaml(folder / f"{env}.yaml")
+    host = read_yaml(layout.host_config) if layout.host_config.exists() else {}
     secret_values = json.loads(ensure_secrets(layout, env).read_text())
     merged = merge(base, overrides, host, {"environment": env, "secrets": secret_values})
     try:

@@ -2,11 +2,17 @@
 
 A lab server is a container built offline FROM the project's debootstrapped base (stack/lab/Dockerfile.server)
 with its own filesystem, process table and address on a dedicated network, running only sshd, cron, logrotate,
-rsyslog, ufw and fail2ban. Nothing of EduPro is on it until `./deploy.sh up --env staging` puts it there.
+rsyslog, ufw and fail2ban. Nothing of EduPro is on it until `./deploy.sh up --env ENV` puts it there.
+
+Staging gets one server. Production gets the paper's three-tier network (seed §2.1.2): a web server, two
+application servers and a data server, each with the provider's security group as its host firewall (ufw rules
+by source address): the web tier takes 80/443 from anywhere, the application tier the backend's and the
+frontend's ports from the web server only, the data tier 5432/6379 from the application servers only; SSH (22)
+for the operator everywhere.
 
 The operator's side of it lives in the run directory (run/lab/): the SSH key pair the `deploy` user accepts, the
-server's host key as the provider reports it (read out of band, never trusted on first use) and an ssh_config
-that pins both, which deploy.sh and the suite's staging profile use.
+servers' host keys as the provider reports them (read out of band, never trusted on first use) and an ssh_config
+that pins both, which deploy.sh and the suite's profile use.
 """
 
 from __future__ import annotations
@@ -22,15 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from .compose import BASE_IMAGE, ensure_base_image, ensure_docker
+from .config import read_yaml, merge
 from .layout import Layout
 from .processes import StackError, run
 
 IMAGE_NAME = "edupro/lab-server"
 NETWORK = "edupro_lab"
 SUBNET = "172.31.240.0/24"
-# Each environment's server has a fixed address (README); EDUPRO_LAB_ADDRESS moves it (the project's tests use
-# their own server beside the developer's).
-ADDRESSES = {"staging": "172.31.240.10"}
+# Each environment's servers, by tier, in the order of their fixed addresses (README): staging's one server at .10,
+# production's web, two application and data servers at .20-.23. EDUPRO_LAB_ADDRESS moves the first; the others
+# follow it (the project's tests use their own servers beside the developer's).
+TIERS = {"staging": ("all",), "production": ("web", "app", "app", "data")}
+FIRST = {"staging": 10, "production": 20}
 ADDRESS_VARIABLE = "EDUPRO_LAB_ADDRESS"
 USER = "deploy"
 
@@ -39,36 +48,63 @@ USER = "deploy"
 class LabServer:
     env: str
     address: str
-    folder: Path  # the operator's files for this server
-
-    @classmethod
-    def of(cls, layout: Layout, env: str) -> "LabServer":
-        if env not in ADDRESSES:
-            raise StackError(f"there is no lab server for '{env}'; lab servers: {', '.join(ADDRESSES)}")
-        address = os.environ.get(ADDRESS_VARIABLE) or ADDRESSES[env]
-        if not address.startswith("172.31.240.") or address.endswith((".0", ".1", ".255")):
-            raise StackError(f"{ADDRESS_VARIABLE}={address}: give a host address in {SUBNET} (2 to 254)")
-        return cls(env, address, layout.run / "lab")
+    folder: Path  # the operator's files for the environment's servers
+    tier: str = "all"
 
     @property
     def name(self) -> str:
         return f"edupro-lab-{self.env}-{self.address.rsplit('.', 1)[1]}"
 
     @property
+    def hostname(self) -> str:
+        return f"{self.env}-lab" if self.tier == "all" else f"{self.env}-{self.tier}-{self.address.rsplit('.', 1)[1]}"
+
+    @property
     def identity_file(self) -> Path:
         return self.folder / "id_ed25519"
 
     @property
-    def known_hosts(self) -> Path:
-        return self.folder / "known_hosts"
+    def known_hosts(self) -> Path:  # staging's keep the names they had when it was the only lab
+        return self.folder / ("known_hosts" if self.env == "staging" else f"{self.env}.known_hosts")
 
     @property
     def ssh_config(self) -> Path:
-        return self.folder / "ssh_config"
+        return self.folder / ("ssh_config" if self.env == "staging" else f"{self.env}.ssh_config")
 
     @property
     def ssh_url(self) -> str:
         return f"ssh://{USER}@{self.address}"
+
+
+def servers(layout: Layout, env: str) -> list[LabServer]:
+    """The environment's lab servers, in tier order (web, app, app, data for production)."""
+    if env not in TIERS:
+        raise StackError(f"there is no lab for '{env}'; labs: {', '.join(TIERS)}")
+    given = os.environ.get(ADDRESS_VARIABLE)
+    prefix = SUBNET.rsplit(".", 1)[0] + "."
+    first = given.removeprefix(prefix) if given else str(FIRST[env])
+    count = len(TIERS[env])
+    if given and (not given.startswith(prefix) or not first.isdigit() or not 2 <= int(first) <= 254 - count):
+        raise StackError(f"{ADDRESS_VARIABLE}={given}: give a host address in {SUBNET} (2 to {254 - count})")
+    return [LabServer(env, f"{prefix}{int(first) + i}", layout.run / "lab", tier)
+            for i, tier in enumerate(TIERS[env])]
+
+
+def firewall_rules(layout: Layout, server: LabServer, others: list[LabServer]) -> list[str]:
+    """The provider's security group of the server's tier, as ufw rules (seed §2.1.2)."""
+    if server.tier in ("all", "web"):
+        return ["allow 22/tcp", "allow 80/tcp", "allow 443/tcp"]
+    stack = merge(read_yaml(layout.repo / "stack" / "config" / "base.yaml"),
+                  read_yaml(layout.repo / "stack" / "config" / f"{server.env}.yaml"))
+    if server.tier == "app":
+        ports = sorted(p for colour in stack["api"]["ports"].values() for p in colour)
+        ports.append(int(stack.get("tiers", {}).get("frontend_port", 3000)))
+        front = [o.address for o in others if o.tier == "web"]
+    else:
+        ports = [int(stack["database"]["port"]), int(stack["cache"]["port"])]
+        front = [o.address for o in others if o.tier == "app"]
+    return ["allow 22/tcp", *(f"allow proto tcp from {address} to any port {port}" for address in front
+                              for port in ports)]
 
 
 # What a VM's root has and a container's lacks: NET_ADMIN and NET_RAW for ufw and fail2ban; SYS_PTRACE so that
@@ -118,6 +154,15 @@ def _operator_key(server: LabServer) -> None:
              "-f", str(server.identity_file)], what="ssh-keygen of the operator's key")
 
 
+def _apply_firewall(server: LabServer, rules: list[str]) -> None:
+    """At the server's first provisioning only: afterwards its firewall is the operator's (and the suite's faults')."""
+    script = ("test -e /var/lib/lab-firewall-set && exit 0; ufw --force reset >/dev/null && ufw default deny incoming "
+              ">/dev/null && ufw default allow outgoing >/dev/null && "
+              + " && ".join(f"ufw {rule} >/dev/null" for rule in rules)
+              + " && ufw --force enable >/dev/null && touch /var/lib/lab-firewall-set")
+    _docker("exec", server.name, "sh", "-c", script, what=f"the firewall of lab server {server.name}")
+
+
 def _wait_ready(server: LabServer, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -128,19 +173,20 @@ def _wait_ready(server: LabServer, seconds: float = 60) -> None:
     raise StackError(f"lab server {server.name} did not start in {seconds:.0f} s; see docker logs {server.name}")
 
 
-def _authorise(server: LabServer) -> None:
-    """The provider's console: the operator's public key into deploy's authorized_keys, the host key out."""
+def _authorise(server: LabServer) -> str:
+    """The provider's console: the operator's public key into deploy's authorized_keys; the host key out (a line
+    of known_hosts)."""
     key = server.identity_file.with_suffix(".pub").read_text()
     subprocess.run(["docker", "exec", "-i", server.name, "sh", "-c",
                     f"umask 077 && cat > /home/{USER}/.ssh/authorized_keys && chown {USER}: /home/{USER}/.ssh/authorized_keys"],
                    input=key, text=True, check=True, capture_output=True)
     host_key = _docker("exec", server.name, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()
-    _write_private(server.known_hosts, f"{server.address} {host_key[0]} {host_key[1]}\n")
-    _write_private(server.ssh_config, ssh_config_text(server))
+    return f"{server.address} {host_key[0]} {host_key[1]}\n"
 
 
 def ssh_config_text(server: LabServer) -> str:
-    return (f"# The {server.env} lab server ({server.name}), written by ./deploy.sh lab up\n"
+    return (f"# The {server.env} lab's {server.tier if server.tier != 'all' else ''} server ({server.name}), "
+            "written by ./deploy.sh lab up\n"
             f"Host {server.address}\n"
             f"    User {USER}\n"
             f"    IdentityFile {server.identity_file}\n"
@@ -173,49 +219,67 @@ def _wait_for_ssh(server: LabServer, seconds: float = 30) -> None:
 
 
 def names_lab_server(layout: Layout, env: str, address: str) -> bool:
-    """Does the environment's profile point at this machine's lab server for it?"""
-    return env in ADDRESSES and LabServer.of(layout, env).address == address
+    """Does the environment's profile point at this machine's lab servers for it?"""
+    return env in TIERS and servers(layout, env)[0].address == address
 
 
-def up(layout: Layout, env: str) -> LabServer:
-    server = LabServer.of(layout, env)
-    ensure_docker()
-    tag = _build_image(layout)
-    _ensure_network()
-    _operator_key(server)
+def _start(layout: Layout, server: LabServer, tag: str) -> None:
     found = _container(server)
     definition = f"{tag} caps={','.join(CAPABILITIES)}"
     if found and found["Config"]["Labels"].get("org.edupro.lab.definition") != definition:
         print(f"note: lab server {server.name} was made by an older deploy.sh (another image or capabilities); "
-              f"it is kept as it is: ./deploy.sh lab down --env {env} && ./deploy.sh lab up --env {env} makes it "
-              "anew (deleting everything on it)", file=sys.stderr)
+              f"it is kept as it is: ./deploy.sh lab down --env {server.env} && ./deploy.sh lab up --env "
+              f"{server.env} makes it anew (deleting everything on it)", file=sys.stderr)
     if found and not found["State"]["Running"]:
         _docker("start", server.name)
     elif not found:
         caps = [arg for cap in CAPABILITIES for arg in ("--cap-add", cap)]
-        _docker("run", "-d", "--name", server.name, "--hostname", f"{env}-lab", "--network", NETWORK,
+        _docker("run", "-d", "--name", server.name, "--hostname", server.hostname, "--network", NETWORK,
                 "--ip", server.address, *caps, "--restart", "unless-stopped", "--label", "org.edupro.lab=1",
+                "--label", f"org.edupro.lab.tier={server.tier}",
                 "--label", f"org.edupro.lab.definition={definition}", tag, what=f"docker run of lab server {server.name}")
-    _wait_ready(server)
-    _authorise(server)
-    _wait_for_ssh(server)
-    return server
 
 
-def down(layout: Layout, env: str) -> LabServer:
-    """The server is deleted with everything on it, as a VM is; the operator's key is kept."""
-    server = LabServer.of(layout, env)
-    subprocess.run(["ssh", "-F", str(server.ssh_config), "-O", "exit", server.address], capture_output=True)
-    if _container(server):
-        _docker("rm", "-f", server.name)
-    server.known_hosts.unlink(missing_ok=True)
-    return server
+def up(layout: Layout, env: str) -> list[LabServer]:
+    made = servers(layout, env)
+    ensure_docker()
+    tag = _build_image(layout)
+    _ensure_network()
+    _operator_key(made[0])
+    for server in made:  # side by side: each boots while the next is created
+        _start(layout, server, tag)
+    keys = []
+    for server in made:
+        _wait_ready(server)
+        if server.tier != "all":  # staging's server keeps the provider's default policy of the image
+            _apply_firewall(server, firewall_rules(layout, server, made))
+        keys.append(_authorise(server))
+    _write_private(made[0].known_hosts, "".join(keys))
+    _write_private(made[0].ssh_config, "".join(ssh_config_text(server) for server in made))
+    for server in made:
+        _wait_for_ssh(server)
+    return made
 
 
-def status(layout: Layout, env: str) -> dict[str, Any]:
-    server = LabServer.of(layout, env)
-    found = _container(server) if subprocess.run(["docker", "info"], capture_output=True).returncode == 0 else None
-    state = "absent" if not found else ("running" if found["State"]["Running"] else "stopped")
-    return {"env": env, "name": server.name, "state": state, "address": server.address, "ssh": server.ssh_url,
-            "user": USER, "ssh_key": str(server.identity_file), "known_hosts": str(server.known_hosts),
-            "ssh_config": str(server.ssh_config), "network": NETWORK, "subnet": SUBNET}
+def down(layout: Layout, env: str) -> list[LabServer]:
+    """The servers are deleted with everything on them, as VMs are; the operator's key is kept."""
+    made = servers(layout, env)
+    for server in made:
+        subprocess.run(["ssh", "-F", str(server.ssh_config), "-O", "exit", server.address], capture_output=True)
+        if _container(server):
+            _docker("rm", "-f", server.name)
+    made[0].known_hosts.unlink(missing_ok=True)
+    return made
+
+
+def status(layout: Layout, env: str) -> list[dict[str, Any]]:
+    docker = subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    found = []
+    for server in servers(layout, env):
+        container = _container(server) if docker else None
+        state = "absent" if not container else ("running" if container["State"]["Running"] else "stopped")
+        found.append({"env": env, "tier": server.tier, "name": server.name, "state": state, "address": server.address,
+                      "ssh": server.ssh_url, "user": USER, "ssh_key": str(server.identity_file),
+                      "known_hosts": str(server.known_hosts), "ssh_config": str(server.ssh_config),
+                      "network": NETWORK, "subnet": SUBNET})
+    return found

@@ -14,6 +14,11 @@ login only), and on the server, with sudo:
 The stack itself installs the backup schedule into /etc/cron.d and the log rotation into /etc/logrotate.d
 (`operations.install: system` of the environment's configuration); the database, cache and monitoring listen on
 the server's loopback, so only 22/80/443 face the outside.
+
+A profile that lists the tiers' hosts (`target.hosts: {web: [...], app: [...], data: [...]}`, the paper's
+three-tier network) is deployed tier by tier: every server prepared side by side (packages, wheelhouse, release,
+configuration with its tier and the others' addresses in host.yaml), then the data tier brought up, then the
+application servers, then the web tier. The addresses in target.hosts are the ones the tiers reach each other at.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import shlex
 import subprocess
 import sys
 import tarfile
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -64,22 +70,34 @@ class Server:
     ssh_config: Path | None
     base_url: str
     server_name: str
+    tier: str = "all"  # what it runs: the whole stack, or one tier of the three-tier network
 
     @property
     def label(self) -> str:
-        return f"{self.env} ({self.url})"
+        return f"{self.env} ({self.url})" if self.tier == "all" else f"{self.env} {self.tier} ({self.url})"
 
 
-def server_for(layout: Layout, env: str) -> Server | None:
-    """The environment's server, if its profile names one over SSH; None for a stack of this machine."""
+TIERS = ("web", "app", "data")
+
+
+def _target(layout: Layout, env: str) -> tuple[Path, dict[str, Any]] | None:
     specs = Path(os.environ.get(SPECS_VARIABLE) or layout.repo / "specs")
     profile = specs / "environments" / f"{env}.yaml"
     if not profile.is_file():
         return None
     try:
-        target = (yaml.safe_load(profile.read_text()) or {}).get("target") or {}
+        return profile, (yaml.safe_load(profile.read_text()) or {}).get("target") or {}
     except yaml.YAMLError:
         raise TargetError(f"{profile}: is not valid YAML; fix it before deploying") from None
+
+
+def server_for(layout: Layout, env: str) -> Server | None:
+    """The environment's server (the one its profile's target.host names, over SSH); None for a stack of this
+    machine."""
+    found = _target(layout, env)
+    if found is None:
+        return None
+    profile, target = found
     host = str(target.get("host") or "")
     if not host.startswith("ssh://"):
         return None
@@ -94,6 +112,27 @@ def server_for(layout: Layout, env: str) -> Server | None:
     return Server(env, host, parsed.username, parsed.hostname, config_path,
                   str(target.get("base_url") or f"https://{parsed.hostname}").rstrip("/"),
                   str(target.get("server_name") or parsed.hostname))
+
+
+def tier_servers(layout: Layout, server: Server) -> list[Server]:
+    """The servers of each tier when the profile lists them (target.hosts), web first; [] for one server."""
+    found = _target(layout, server.env)
+    hosts = (found[1].get("hosts") or {}) if found else {}
+    if not hosts:
+        return []
+    profile = found[0] if found else server.env
+    missing = [tier for tier in TIERS if not hosts.get(tier)]
+    if missing or set(hosts) - set(TIERS):
+        raise TargetError(f"{profile}: target.hosts: list the servers of each tier: web, app and data "
+                          f"(missing: {', '.join(missing) or 'none'}; unknown: {', '.join(set(hosts) - set(TIERS)) or 'none'})")
+    made = []
+    for tier in TIERS:
+        for url in hosts[tier]:
+            parsed = urlparse(str(url))
+            if parsed.scheme != "ssh" or not parsed.hostname or not parsed.username:
+                raise TargetError(f"{profile}: target.hosts.{tier}: write ssh://USER@ADDRESS (got {url})")
+            made.append(replace(server, url=str(url), user=parsed.username, address=parsed.hostname, tier=tier))
+    return made
 
 
 def ssh_command(server: Server, command: str) -> list[str]:
@@ -225,12 +264,25 @@ def host_settings(server: Server) -> dict[str, Any]:
             "api": {"cors_origins": list(dict.fromkeys([origin, f"https://{server.server_name}"]))}}
 
 
-def deliver_configuration(layout: Layout, server: Server, env: str) -> None:
+def tier_settings(server: Server, tiers: list[Server]) -> dict[str, Any]:
+    """A tier's server: its role, the others' addresses, and on an application server where the data tier is."""
+    of = {tier: [s.address for s in tiers if s.tier == tier] for tier in TIERS}
+    settings: dict[str, Any] = {"tiers": {"role": server.tier, **of}}
+    if server.tier == "app":
+        settings["database"] = {"host": of["data"][0]}
+        settings["cache"] = {"host": of["data"][0]}
+    return settings
+
+
+def deliver_configuration(layout: Layout, server: Server, env: str, tiers: list[Server] | None = None) -> None:
     secrets = layout.secrets_file(env)  # generated on the operator's side by load(); never printed
     sudo(server, f"install -d -m 755 {RUN} && umask 077 && cat > {RUN}/secrets-{env}.json.new && "
                  f"chmod 600 {RUN}/secrets-{env}.json.new && mv {RUN}/secrets-{env}.json.new {RUN}/secrets-{env}.json",
          stdin=secrets.read_bytes(), what="the delivery of the secrets")
-    settings = yaml.safe_dump(host_settings(server), sort_keys=False).encode()
+    values = host_settings(server)
+    if tiers:
+        values.update(tier_settings(server, tiers))
+    settings = yaml.safe_dump(values, sort_keys=False).encode()
     sudo(server, f"cat > {RUN}/host.yaml && chmod 644 {RUN}/host.yaml", stdin=settings, what="the delivery of host.yaml")
 
 
@@ -263,6 +315,8 @@ def remote_status(server: Server) -> dict[str, Any] | None:
 
 
 def up(layout: Layout, env: str, server: Server) -> str:
+    if tiers := tier_servers(layout, server):
+        return up_tiers(layout, env, tiers)
     cfg = load(layout, env)  # validated here, and the secrets generated here, before the server is touched
     check_access(server)
     install_packages(server)
@@ -285,6 +339,42 @@ def up(layout: Layout, env: str, server: Server) -> str:
          what=f"the switch of {ROOT}/current")
     install_command(server)
     _prune(server, folder, current)
+    return release
+
+
+def up_tiers(layout: Layout, env: str, tiers: list[Server]) -> str:
+    """Every server prepared side by side; then the tiers brought up from the back: data, application, web."""
+    cfg = load(layout, env)  # validated here, and the secrets generated here, before a server is touched
+    from .stack import ensure_frontend
+    ensure_frontend(layout)
+    release, payload = bundle(layout, cfg.application.version)
+
+    def prepare(server: Server) -> tuple[str, str]:
+        check_access(server)
+        install_packages(server)
+        upload_wheels(layout, server)
+        folder = upload_release(layout, server, release, payload)
+        deliver_configuration(layout, server, env, tiers)
+        return folder, sudo(server, f"readlink {ROOT}/current || true").stdout.decode().strip()
+
+    with ThreadPoolExecutor(len(tiers)) as pool:
+        prepared = dict(zip(tiers, pool.map(prepare, tiers), strict=True))
+    web = [s for s in tiers if s.tier == "web"]
+    serving = remote_status(web[0]) if web else None
+    if serving and serving["services"]["proxy"]["state"] == "running" and any(
+            current != folder for folder, current in prepared.values()):
+        raise StackError(f"{web[0].label}: a new release onto the three tiers (blue-green across the application "
+                         "servers) is not built yet; the serving release is left as it is")
+    for tier in ("data", "app", "web"):  # from the back: each tier needs the one behind it
+        say(f"bringing the {tier} tier up from release {release}")
+        group = [s for s in tiers if s.tier == tier]
+        with ThreadPoolExecutor(len(group)) as pool:
+            list(pool.map(lambda s: _stream(s, f"{_command_for(prepared[s][0])} up --env {env}"), group))
+    for server, (folder, current) in prepared.items():
+        sudo(server, f"ln -sfn {folder} {ROOT}/current.new && mv -T {ROOT}/current.new {ROOT}/current",
+             what=f"the switch of {ROOT}/current")
+        install_command(server)
+        _prune(server, folder, current)
     return release
 
 

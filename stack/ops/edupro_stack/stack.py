@@ -135,6 +135,8 @@ def operations_files(cfg: StackConfig, layout: Layout) -> tuple[Path, Path]:
 def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "local") -> None:
     """The daily backup schedule (OPS-04) and log rotation, daily, kept 30 days (OPS-05)."""
     schedule, rotation = operations_files(cfg, layout)
+    if not cfg.tiers.runs("data"):  # the backups are the data tier's
+        schedule = None
     if cfg.operations.install == "system":
         command = f"{SERVER_COMMAND} backup --env {cfg.environment} --scheduled"
         header = "# Daily EduPro database backup (installed by deploy.sh; cron reads /etc/cron.d)"
@@ -142,12 +144,13 @@ def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "loca
         command = f"{layout.repo / 'deploy.sh'} backup --driver {driver} --env {cfg.environment} --scheduled"
         header = "# Daily EduPro database backup (install into /etc/cron.d on a real host)"
     layout.logs.mkdir(parents=True, exist_ok=True)
-    schedule.parent.mkdir(parents=True, exist_ok=True)
     entry = (f"{header}\nSHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
              f"15 2 * * * root {command} >> {layout.logs}/backup-cron.log 2>&1\n")
-    if not schedule.exists() or schedule.read_text() != entry:  # its time says since when the schedule holds (OPS-04)
-        schedule.write_text(entry)
-    schedule.chmod(0o644)
+    if schedule is not None:
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        if not schedule.exists() or schedule.read_text() != entry:  # its time says since when it holds (OPS-04)
+            schedule.write_text(entry)
+        schedule.chmod(0o644)
     rotation.write_text(
         f"{layout.logs}/*.log {{\n    {cfg.logging.rotation}\n    rotate {cfg.logging.retention_days}\n"
         "    missingok\n    notifempty\n    compress\n    delaycompress\n    copytruncate\n    dateext\n}\n")
@@ -196,29 +199,36 @@ def up(env: str, layout: Layout) -> State:
 
 
 def _bring_up(cfg: StackConfig, layout: Layout, state: State) -> None:
-    env = cfg.environment
+    """The services of this host's tier (all of them on one server), the tier behind first."""
+    env, tiers = cfg.environment, cfg.tiers
     with history.deployment(layout, "up", env, driver=DRIVER, version=state.live_version):
-        if not pid_of(nginx.NAME, layout.nginx):
+        if tiers.runs("web") and not pid_of(nginx.NAME, layout.nginx):
             require_free(cfg.proxy.listen, cfg.proxy.https_port, "nginx")
             require_free(cfg.proxy.listen, cfg.proxy.http_port, "nginx")
-        tls.ensure_certificate(cfg, layout)
-        ensure_model(layout)
-        ensure_frontend(layout)
-        postgres.init(cfg, layout)
-        postgres.configure(cfg, layout)
-        postgres.start(cfg, layout)
-        postgres.bootstrap(cfg)
-        redis.start(cfg, layout)
-        fresh = not postgres.has_schema(cfg)
-        run_migration(cfg, layout)
-        backend.start(cfg, layout, state.live_colour, state.live_version)
-        live = backend.ports(cfg, state.live_colour)
-        nginx.write(cfg, layout, live)
-        nginx.start(cfg, layout)
-        prometheus.write(cfg, layout, live)
-        prometheus.start(cfg, layout)
+        tls.ensure_certificate(cfg, layout)  # the proxy's, and the database's (TLS between tiers)
+        fresh = False
+        if tiers.runs("data"):
+            postgres.init(cfg, layout)
+            postgres.configure(cfg, layout)
+            postgres.start(cfg, layout)
+            postgres.bootstrap(cfg)
+            redis.start(cfg, layout)
+            fresh = not postgres.has_schema(cfg)
+            run_migration(cfg, layout)
+        if tiers.runs("app"):
+            ensure_model(layout)
+            ensure_frontend(layout)
+            backend.start(cfg, layout, state.live_colour, state.live_version)
+            if tiers.role == "app":
+                nginx.start_frontend(cfg, layout)
+        if tiers.runs("web"):
+            live = backend.addresses(cfg, state.live_colour)
+            nginx.write(cfg, layout, live)
+            nginx.start(cfg, layout)
+            prometheus.write(cfg, layout, live)
+            prometheus.start(cfg, layout)
         write_operations_files(cfg, layout)
-        if fresh or not any(layout.dumps.glob("edupro_backup_*.sql")):
+        if tiers.runs("data") and (fresh or not any(layout.dumps.glob("edupro_backup_*.sql"))):
             backup.take(cfg, layout)  # a new database's first backup: older ones in the folder are of another
         record_deployed(cfg, layout)
         state.write(layout)
@@ -238,6 +248,7 @@ def supervise(layout: Layout) -> list[str]:
         "database": lambda: postgres.start(cfg, layout),
         "cache": lambda: redis.start(cfg, layout),
         f"backend_{live}": lambda: backend.start(cfg, layout, live, state.live_version),
+        "frontend": lambda: nginx.start_frontend(cfg, layout),
         "proxy": lambda: nginx.start(cfg, layout),
         "monitoring": lambda: prometheus.start(cfg, layout),
         "node_exporter": lambda: prometheus.start(cfg, layout),
@@ -245,7 +256,9 @@ def supervise(layout: Layout) -> list[str]:
     services = status(layout)["services"]
     restarted = []
     for name, start in starts.items():
-        if services[name]["state"] != "running":
+        if name == "frontend" and cfg.tiers.role != "app":
+            continue  # served by the proxy itself where the proxy runs beside the backends
+        if name in services and services[name]["state"] != "running":
             start()
             restarted.append(name)
     return restarted
@@ -259,6 +272,7 @@ def down(layout: Layout) -> None:
     with history.deployment(layout, "down", env, driver=DRIVER):
         cfg = load_deployed(layout, env)
         nginx.stop(layout)  # no new requests; then the backends finish theirs while monitoring stops beside them
+        nginx.stop_frontend(layout)
         stop_daemons([*prometheus.DAEMONS, *(backend.instance_name(colour, index) for colour in backend.COLOURS
                                              for index in range(len(backend.ports(cfg, colour))))], layout.pids, 25)
         redis.stop(layout)
@@ -290,10 +304,10 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
         backend.stop(cfg, layout, new)
         backend.start(cfg, layout, new, version)
-        nginx.switch(cfg, layout, backend.ports(cfg, new))
-        prometheus.set_backend_targets(layout, backend.ports(cfg, new))
+        nginx.switch(cfg, layout, backend.addresses(cfg, new))
+        prometheus.set_backend_targets(layout, backend.addresses(cfg, new))
         prometheus.wait_for_backend_targets(f"http://127.0.0.1:{cfg.monitoring.prometheus_port}",
-                                            [f"127.0.0.1:{p}" for p in backend.ports(cfg, new)])
+                                            backend.addresses(cfg, new))
         drain_old_nginx_workers()
         state.previous = {"colour": old, "version": state.live_version}
         state.versions[new] = version
@@ -306,6 +320,11 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
 
 def is_up(layout: Layout) -> bool:
     return pid_of(nginx.NAME, layout.nginx) is not None
+
+
+# Which tier runs each service when the tiers have servers of their own (the paper's three-tier network).
+TIER_OF = {"proxy": "web", "monitoring": "web", "node_exporter": "web", "frontend": "app", "backend_blue": "app",
+           "backend_green": "app", "database": "data", "cache": "data"}
 
 
 def status(layout: Layout) -> dict[str, Any]:
@@ -331,13 +350,20 @@ def status(layout: Layout) -> dict[str, Any]:
         "frontend": svc((layout.frontend / "index.html").exists() and pid_of(nginx.NAME, layout.nginx) is not None,
                         f"{cfg.proxy.listen}:{cfg.proxy.https_port}", root=str(layout.frontend)),
     }
+    if cfg.tiers.role == "app":  # the files on the tier's own port, for the web tier's proxy
+        services["frontend"] = svc(nginx.frontend_running(layout), f"0.0.0.0:{cfg.tiers.frontend_port}",
+                                   root=str(layout.frontend), config=str(nginx.frontend_conf(layout)))
+    listen = backend.listen_address(cfg)
     for colour in backend.COLOURS:
         ports = backend.ports(cfg, colour)
         services[f"backend_{colour}"] = svc(backend.running(cfg, layout, colour),
-                                            ",".join(f"127.0.0.1:{p}" for p in ports),
+                                            ",".join(f"{listen}:{p}" for p in ports),
                                             live=colour == live, healthcheck=cfg.api.healthcheck.model_dump(),
                                             version=state.versions.get(colour) if state else None)
+    if cfg.tiers.role != "all":
+        services = {name: s for name, s in services.items() if TIER_OF[name] == cfg.tiers.role}
     return {
+        "tier": cfg.tiers.role,
         "driver": DRIVER, "env": env, "base_url": f"https://127.0.0.1:{cfg.proxy.https_port}",
         "http_url": f"http://127.0.0.1:{cfg.proxy.http_port}", "server_name": cfg.proxy.server_name,
         "live_colour": live, "version": state.live_version if state else None, "services": services,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import requests
@@ -20,6 +21,24 @@ def other(colour: str) -> str:
 
 def ports(cfg: StackConfig, colour: str) -> list[int]:
     return cfg.api.ports[colour][: cfg.api.instances_per_colour]  # type: ignore[index]
+
+
+def addresses(cfg: StackConfig, colour: str) -> list[str]:
+    """Where the colour's instances answer, as the proxy reaches them: this host's loopback, or on the web tier of
+    a three-tier network every application server's."""
+    hosts = cfg.tiers.app if cfg.tiers.role == "web" else ["127.0.0.1"]
+    return [f"{host}:{port}" for host in hosts for port in ports(cfg, colour)]
+
+
+def listen_address(cfg: StackConfig) -> str:
+    """Loopback on a host that runs the proxy too; every address on an application server (its firewall admits
+    the web tier alone)."""
+    return "0.0.0.0" if cfg.tiers.role == "app" else "127.0.0.1"
+
+
+def instance(cfg: StackConfig, name: str) -> str:
+    """What an instance answers /version with: its name, and on an application server of several the server's."""
+    return f"{name}@{socket.gethostname()}" if cfg.tiers.role == "app" else name
 
 
 def instance_name(colour: str, index: int) -> str:
@@ -41,12 +60,12 @@ def start(cfg: StackConfig, layout: Layout, colour: str, version: str) -> None:
         if pid_of(name, layout.pids):
             continue
         require_free("127.0.0.1", port, f"the {colour} backend")
-        command = [str(layout.python), "-m", "uvicorn", "edupro_api.main:app", "--host", "127.0.0.1",
+        command = [str(layout.python), "-m", "uvicorn", "edupro_api.main:app", "--host", listen_address(cfg),
                    "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "20",
                    "--workers", str(cfg.api.workers)]
         # The interpreter of the project's venv may live where the service user cannot reach
-        # (pyenv under /root), so the API runs as the operator; it listens on loopback only.
-        start_daemon(name, command, layout.pids, layout.logs / f"{name}.log", env={**env, "EDUPRO_INSTANCE": name},
+        # (pyenv under /root), so the API runs as the operator.
+        start_daemon(name, command, layout.pids, layout.logs / f"{name}.log", env={**env, "EDUPRO_INSTANCE": instance(cfg, name)},
                      cwd=layout.repo / "stack" / "backend", drop_privileges=False)
     wait_healthy(cfg, colour)
 

@@ -28,7 +28,7 @@ def _pg(program: str) -> str:
 def _settings(cfg: StackConfig, layout: Layout) -> str:
     archive = layout.wal_archive
     return "\n".join([
-        f"listen_addresses = '{cfg.database.host}'",
+        f"listen_addresses = '{','.join(listen_addresses(cfg))}'",
         f"port = {cfg.database.port}",
         f"unix_socket_directories = '{layout.pgsocket}'",
         "password_encryption = 'scram-sha-256'",
@@ -47,13 +47,22 @@ def _settings(cfg: StackConfig, layout: Layout) -> str:
     ])
 
 
+def listen_addresses(cfg: StackConfig) -> list[str]:
+    """Loopback; on the data tier of a three-tier network its own address too (its firewall admits the
+    application servers alone)."""
+    return [cfg.database.host, *(cfg.tiers.data[:1] if cfg.tiers.role == "data" else [])]
+
+
 def _hba(cfg: StackConfig) -> str:
     # Staging and production accept only TLS connections; development (ssl_mode disable) both.
     host = "host" if cfg.database.ssl_mode in ("disable", "prefer") else "hostssl"
+    app_servers = [f"hostssl {cfg.database.name} {APP} {address}/32 scram-sha-256"  # TLS between tiers, always
+                   for address in (cfg.tiers.app if cfg.tiers.role == "data" else [])]
     return "\n".join([
         "local all all scram-sha-256",
         f"{host} all all 127.0.0.1/32 scram-sha-256",
         f"{host} replication postgres 127.0.0.1/32 scram-sha-256",  # pg_basebackup (OPS-03)
+        *app_servers,
         "",
     ])
 

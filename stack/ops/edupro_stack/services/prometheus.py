@@ -15,7 +15,7 @@ from ..processes import give, pid_of, run, start_daemon, stop_daemons, wait_for_
 MONITORING = "stack/monitoring"
 
 
-def write(cfg: StackConfig, layout: Layout, backend_ports: list[int]) -> None:
+def write(cfg: StackConfig, layout: Layout, backends: list[str]) -> None:
     prom = layout.prometheus
     (prom / "data").mkdir(parents=True, exist_ok=True)
     layout.textfile.mkdir(parents=True, exist_ok=True)
@@ -32,14 +32,14 @@ def write(cfg: StackConfig, layout: Layout, backend_ports: list[int]) -> None:
         ],
     }
     (prom / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    set_backend_targets(layout, backend_ports)
+    set_backend_targets(layout, backends)
     give(prom)
     give(layout.textfile)
 
 
-def set_backend_targets(layout: Layout, backend_ports: list[int]) -> None:
+def set_backend_targets(layout: Layout, backends: list[str]) -> None:
     """Only the live colour is scraped, so an idle colour is never reported as a target down."""
-    targets = [{"targets": [f"127.0.0.1:{p}" for p in backend_ports], "labels": {"service": "backend"}}]
+    targets = [{"targets": backends, "labels": {"service": "backend"}}]
     path = layout.prometheus / "backend_targets.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(targets))

@@ -13,7 +13,7 @@ NAME = "redis"
 
 def config_text(cfg: StackConfig, layout: Layout) -> str:
     return "\n".join([
-        f"bind {cfg.cache.host}",
+        f"bind {' '.join([cfg.cache.host, *(cfg.tiers.data[:1] if cfg.tiers.role == 'data' else [])])}",
         f"port {cfg.cache.port}",
         "protected-mode yes",
         f"requirepass {cfg.secrets.redis_password}",
