@@ -183,7 +183,7 @@ def runtime_facts(settings: dict[str, Any], profile: Profile, evidence: Evidence
 @then("the model files cannot be written")
 def model_read_only(target: Target, evidence: Evidence) -> None:
     folder = str(target.path("models"))
-    modes = {name: host_probe.file_mode(target.host, f"{folder}/{name}") for name in ("", "model.joblib", "model_card.json")}
+    modes = {name: host_probe.file_mode(target.host_of("models"), f"{folder}/{name}") for name in ("", "model.joblib", "model_card.json")}
     evidence.record("model file modes", {n or "the folder": m for n, m in modes.items()})
     writable = [n or "the folder" for n, m in modes.items() if int(m, 8) & 0o222]
     evidence.expect_none("writable model files", writable, message=f"the model is writable: {', '.join(writable)}")

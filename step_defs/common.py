@@ -90,4 +90,5 @@ def every_host(results: dict[str, T], check: Callable[[str, T], None]) -> None:
 def data_volume(target: Target) -> host_probe.Volume:
     """The volume holding the stack's data where the profile names its folders, else the host's root volume."""
     folder = target.paths.get("backups") or target.paths.get("logs")
-    return host_probe.volume(target.host, str(folder.parent if folder else "/"))
+    return host_probe.volume(target.host_of("backups" if "backups" in target.paths else "logs"),
+                             str(folder.parent if folder else "/"))

@@ -221,7 +221,7 @@ def passwords_in_use(secret_values: dict[str, str], target: Target, profile: Pro
 
 @then("no secret is shared with another environment")
 def distinct_secrets(secret_values: dict[str, str], target: Target, evidence: Evidence) -> None:
-    others, shared = configuration.shared_with_other_environments(target.host, target.path("secrets"), secret_values)
+    others, shared = configuration.shared_with_other_environments(target.host_of("secrets"), target.path("secrets"), secret_values)
     evidence.record("other environments' secret files compared", others)
     evidence.expect_none("secrets shared with another environment", shared,
                          message=f"secrets shared with another environment: {', '.join(shared)}")

@@ -69,7 +69,7 @@ def packages_installed(missing: dict[str, list[str]], profile: Profile, evidence
 
 @when("the deployment log is read", target_fixture="log_lines")
 def read_log(target: Target) -> list[str]:
-    log = target.host.file(str(target.path("deployment_log")))
+    log = target.host_of("deployment_log").file(str(target.path("deployment_log")))
     if not log.exists:
         raise AssertionError(f"there is no deployment log at {log.path}")
     return [line for line in log.content_string.splitlines() if line.strip()]

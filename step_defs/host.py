@@ -54,6 +54,13 @@ def enough_storage(volume: probe.Volume, profile: Profile, evidence: Evidence) -
 
 @when("the network speed between the tiers is measured", target_fixture="bandwidth")
 def measure_bandwidth(target: Target) -> tuple[float, str]:
+    if network.on_their_own_hosts(target):  # between the servers: web -> each application server's frontend
+        port = next(p for _, p in target.inventory.service("frontend").addresses)
+        web = next(iter(target.tier("web").values()))
+        measured = {a: network.http_throughput_mbps(web, a, port) for a in target.tier_addresses("app")}
+        slowest = min(measured, key=lambda a: measured[a])
+        return measured[slowest] * 1e6, (f"measured TCP throughput web {target.tier_addresses('web')[0]} -> "
+                                         f"application server {slowest} (HTTP downloads)")
     speeds = probe.link_speeds_mbps(target.host)
     if speeds:
         name, speed = min(speeds.items(), key=lambda kv: kv[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,9 +21,16 @@ def reachability(target: Target) -> dict[str, Any]:
     return network.reachability(target)
 
 
+def _from_outside(matrix: dict[str, Any], tier: str) -> dict[str, bool]:
+    """The connect attempts from outside to a tier's ports (on servers of their own: to each server's)."""
+    if matrix.get("separate_hosts"):
+        return {f"{a}:{p}": matrix["outside"][f"outside -> {a}:{p}"] for a, p in matrix["tiers"][tier]}
+    return {f"{tier} {p}" if tier != "web" else str(p): matrix["outside"][p] for _, p in matrix["tiers"][tier]}
+
+
 @then("the web tier answers from outside")
 def web_open(matrix: dict[str, Any], evidence: Evidence) -> None:
-    web = {str(p): matrix["outside"][p] for _, p in matrix["tiers"]["web"]}
+    web = _from_outside(matrix, "web")
     closed = [p for p, ok in web.items() if not ok]
     evidence.record("web tier ports reachable", web, source="outside")
     evidence.expect_none("web tier ports not reachable", closed, source="outside",
@@ -31,8 +39,10 @@ def web_open(matrix: dict[str, Any], evidence: Evidence) -> None:
 
 @then("the application and data tiers refuse connections from outside")
 def inner_closed(matrix: dict[str, Any], evidence: Evidence) -> None:
-    inner = {f"{tier} {p}": matrix["outside"][p] for tier in ("app", "data", "published")
-             for _, p in matrix["tiers"][tier]}
+    inner = {k: ok for tier in ("app", "data", "published") if tier in matrix["tiers"]
+             for k, ok in _from_outside(matrix, tier).items()}
+    if matrix.get("separate_hosts"):
+        evidence.record("outside -> application and data servers", inner, source="this machine")
     evidence.expect_none("application and data ports reachable", [k for k, ok in inner.items() if ok],
                          source="outside")
 
@@ -44,25 +54,43 @@ def inner_paths(matrix: dict[str, Any], evidence: Evidence) -> None:
     closed = [k for part in ("web_to_app", "app_to_data") for k, ok in matrix[part].items() if not ok]
     evidence.expect_none("tier paths closed", closed,
                          message=f"a tier cannot reach the tier behind it: {', '.join(closed)}")
+    if "web_to_data" in matrix:  # servers of their own: the web tier must not reach past the application tier
+        evidence.record("web -> data", matrix["web_to_data"], source="web tier")
+        evidence.expect_none("data tier reachable from the web tier", [k for k, ok in matrix["web_to_data"].items() if ok],
+                             message="the data tier accepts connections from the web tier: "
+                                     + ", ".join(k for k, ok in matrix["web_to_data"].items() if ok))
 
 
 @when("every TCP port of the target's address is scanned from outside", target_fixture="scan")
-def scan(target: Target) -> dict[str, Any]:
-    address = urlparse(target.base_url).hostname or ""
-    return {"address": address, "open": network.open_ports(address)}
+def scan(target: Target) -> dict[str, dict[str, Any]]:
+    """The target's address; on servers of their own every server's, side by side. address -> open ports and
+    the ports published there (the web ports on the web tier; SSH on every server reached over it)."""
+    ssh = {urlparse(target.host_spec.split("?", 1)[0]).port or 22} if target.host_spec.startswith("ssh://") else set()
+    web_ports = {p for _, p in network.tiers(target)["web"]}
+    if network.on_their_own_hosts(target):
+        published = {a: (web_ports if tier == "web" else set()) | ssh for tier in target.tier_hosts
+                     for a in target.tier_addresses(tier)}
+    else:
+        published = {urlparse(target.base_url).hostname or "": web_ports | ssh}
+    with ThreadPoolExecutor(len(published)) as pool:
+        found = dict(zip(published, pool.map(network.open_ports, published), strict=True))
+    return {a: {"open": found[a], "published": published[a]} for a in published}
 
 
 @then("only the web ports and SSH accept a connection")
-def only_published(scan: dict[str, Any], target: Target, evidence: Evidence) -> None:
-    published = {p for _, p in network.tiers(target)["web"]}
-    if target.host_spec.startswith("ssh://"):
-        published.add(urlparse(target.host_spec.split("?", 1)[0]).port or 22)
-    evidence.record("published ports (web tier, SSH)", sorted(published))
-    evidence.record("ports open from outside (nmap, 1-65535)", {str(p): n for p, n in sorted(scan["open"].items())},
-                    source=scan["address"])
-    extra = [f"{p} ({n})" for p, n in sorted(scan["open"].items()) if p not in published]
-    evidence.expect_none("ports open beyond the published ones", extra, source=scan["address"],
-                         message=f"{scan['address']} accepts connections beyond the published ports: {', '.join(extra)}")
+def only_published(scan: dict[str, dict[str, Any]], evidence: Evidence) -> None:
+    failures = []
+    for address, seen in scan.items():
+        evidence.record("published ports (web tier, SSH)", sorted(seen["published"]), source=address)
+        evidence.record("ports open from outside (nmap, 1-65535)", {str(p): n for p, n in sorted(seen["open"].items())},
+                        source=address)
+        extra = [f"{p} ({n})" for p, n in sorted(seen["open"].items()) if p not in seen["published"]]
+        try:
+            evidence.expect_none("ports open beyond the published ones", extra, source=address,
+                                 message=f"{address} accepts connections beyond the published ports: {', '.join(extra)}")
+        except AssertionError as error:
+            failures.append(str(error).splitlines()[0])
+    assert not failures, "; ".join(failures)
 
 
 @when("a series of requests is sent through the proxy", target_fixture="served_by")

@@ -71,7 +71,7 @@ def alerts_loaded(rules: dict[str, Any], evidence: Evidence) -> None:
 
 @when("the provisioned dashboards are read", target_fixture="dashboards")
 def dashboards(target: Target, prometheus: Prometheus) -> dict[str, Any]:
-    return {"used": dashboard_metrics(target.host, str(target.path("dashboards"))), "known": prometheus.metric_names()}
+    return {"used": dashboard_metrics(target.host_of("dashboards"), str(target.path("dashboards"))), "known": prometheus.metric_names()}
 
 
 @then("every dashboard is valid and every metric it uses exists in Prometheus")
@@ -179,11 +179,11 @@ def recovers_the_point(pitr: dict[str, Any], evidence: Evidence) -> None:
 
 @when("the backup schedule and the backup files are examined", target_fixture="backup_state")
 def backup_state(target: Target) -> dict[str, Any]:
-    schedule = target.host.file(str(target.path("backup_schedule")))
+    schedule = target.host_of("backup_schedule").file(str(target.path("backup_schedule")))
     folder = str(target.path("backups"))
     names = records.backups(target)
     return {"schedule": schedule.content_string if schedule.exists else "",
-            "modes": {n: host_probe.file_mode(target.host, f"{folder}/{n}") for n in names}, "names": names}
+            "modes": {n: host_probe.file_mode(target.host_of("backups"), f"{folder}/{n}") for n in names}, "names": names}
 
 
 @then("a daily backup is scheduled")
@@ -195,11 +195,12 @@ def scheduled(backup_state: dict[str, Any], evidence: Evidence) -> None:
 
 @then("the schedule is installed where the host's cron reads it, and cron runs its jobs")
 def schedule_installed(target: Target, profile: Profile, evidence: Evidence) -> None:
-    found = scheduler.schedule(target.host, str(target.path("backup_schedule")))
+    host = target.host_of("backup_schedule")
+    found = scheduler.schedule(host, str(target.path("backup_schedule")))
     required = bool(profile.threshold("OPS-04", "installed"))
     _installed(found, required, "backup schedule", evidence)
     if required:
-        _runs_its_jobs(scheduler.job_runs(target.host), evidence)
+        _runs_its_jobs(scheduler.job_runs(host), evidence)
 
 
 @then("the schedule has made a backup each time it was due")

@@ -163,8 +163,8 @@ def exercise_canary(canary: dict[str, Any], api: Api, tokens: Tokens, evidence: 
 @then("no log file contains the canary values")
 def logs_clean(canary: dict[str, Any], target: Target, evidence: Evidence) -> None:
     files = logs.log_files(target)
-    hits = [f"{f}: {v[:12]}…" for f in files for v in canary["values"]
-            if target.host.run("grep -qF %s %s", v, f).rc == 0]
+    hits = [f"{f}: {v[:12]}…" for host, f in files for v in canary["values"]
+            if host.run("grep -qF %s %s", v, f).rc == 0]
     outputs = logs.container_logs(target)
     hits += [f"{name}: {v[:12]}…" for name, text in outputs.items() for v in canary["values"] if v in text]
     searched = len(files) + len(outputs)
@@ -252,6 +252,13 @@ def database_tls(protection: dict[str, Any], profile: Profile, evidence: Evidenc
         evidence.expect_true("unencrypted connection", "accepted" if protection["plain_allowed"] else "refused",
                              not protection["plain_allowed"], "refused",
                              message="the database accepts unencrypted connections")
+    if protection["between_tiers"]:  # the tiers on servers of their own: what the application servers may do
+        evidence.record("unencrypted connection taken from the application servers", protection["between_tiers"])
+    if required:
+        plain = [path for path, taken in protection["between_tiers"].items() if taken]
+        evidence.expect_none("application servers whose unencrypted connection the data tier takes", plain,
+                             message=f"the data tier takes unencrypted connections from the application tier: "
+                                     f"{', '.join(plain)}")
 
 
 @then("e-mail addresses and dates of birth are not stored in plain text")

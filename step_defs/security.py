@@ -240,7 +240,7 @@ def model_file_as_described(evaluation: dict[str, Any], target: Target, evidence
     evidence.expect_true("model SHA-256 on the card", stated, bool(stated), "stated", source="model card",
                          message="the model card states no digest of its model file")
     path = f"{target.path('models')}/model.joblib"
-    found = host_probe.file_digest(target.host, path)
+    found = host_probe.file_digest(target.host_of("models"), path)
     evidence.expect_true("model file SHA-256", found, found == stated, f"the card's ({stated})", source=path,
                          message=f"the model file is not the one the card describes (SHA-256 {found[:12]}…, "
                                  f"card {str(stated)[:12]}…)")

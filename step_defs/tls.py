@@ -46,8 +46,9 @@ def issuer_accepted(served: x509.Certificate, tls_scan: Any, profile: Profile, e
 @when("the certificate and private key files are examined", target_fixture="files")
 def certificate_files(target: Target) -> dict[str, Any]:
     cert, key = str(target.path("certificate")), str(target.path("private_key"))
-    return {"cert_mode": host_probe.file_mode(target.host, cert), "key_mode": host_probe.file_mode(target.host, key),
-            "cert": tls.load_certificate(target.host.file(cert).content), "key_pem": target.host.file(key).content}
+    host = target.host_of("certificate")
+    return {"cert_mode": host_probe.file_mode(host, cert), "key_mode": host_probe.file_mode(host, key),
+            "cert": tls.load_certificate(host.file(cert).content), "key_pem": host.file(key).content}
 
 
 @then("the private key is mode 600 and the certificate 644")

@@ -69,18 +69,40 @@ class Target:
     deploy_command: list[str] | None = None  # the deployment's own tool and the arguments each call ends with
     tier_hosts: dict[str, list[str]] = field(default_factory=dict)
     sudo: bool = False
+    where: dict[str, str] = field(default_factory=dict)  # service or path -> the tier whose first host holds it
+    ssh_config: str | None = None
 
     @cached_property
     def host(self) -> Any:
         return testinfra.get_host(self.host_spec, sudo=self.sudo)
+
+    def _connect(self, spec: str) -> Any:
+        if spec.split("?", 1)[0] == self.host_spec.split("?", 1)[0]:
+            return self.host
+        if self.ssh_config and spec.startswith("ssh://") and "?" not in spec:
+            spec = f"{spec}?ssh_config={self.ssh_config}"
+        return testinfra.get_host(spec, sudo=self.sudo)
 
     @cached_property
     def hosts(self) -> dict[str, Any]:
         """Every host to check, by label ("web ssh://deploy@web1"); just the one host when no tiers are listed."""
         if not self.tier_hosts:
             return {"": self.host}
-        return {f"{tier} {spec}": testinfra.get_host(spec, sudo=self.sudo) for tier, specs in self.tier_hosts.items()
-                for spec in specs}
+        return {f"{tier} {spec}": self._connect(spec) for tier, specs in self.tier_hosts.items() for spec in specs}
+
+    def tier(self, name: str) -> dict[str, Any]:
+        """A tier's hosts, by label; {} when the profile lists none for it."""
+        return {label: host for label, host in self.hosts.items() if label.split(" ", 1)[0] == name}
+
+    def tier_addresses(self, name: str) -> list[str]:
+        """The addresses of a tier's hosts (the host names of their specs: how the tiers reach each other)."""
+        return [urlparse(spec.split("?", 1)[0]).hostname or "" for spec in self.tier_hosts.get(name, [])]
+
+    def host_of(self, name: str) -> Any:
+        """The host that holds a service or a path: the first of its tier's (the profile's `where`), else the
+        target's host."""
+        tier = self.where.get(name)
+        return next(iter(self.tier(tier).values())) if tier and self.tier(tier) else self.host
 
     @property
     def containers(self) -> dict[str, str]:
@@ -88,10 +110,10 @@ class Target:
         return dict(self.inventory.containers)
 
     def service_host(self, service: str) -> Any:
-        """Where a service's own programs run: its container, or the target host."""
+        """Where a service's own programs run: its container, or its host."""
         if service in self.containers:
             return testinfra.get_host(f"docker://{self.containers[service]}")
-        return self.host
+        return self.host_of(service)
 
     def deploy(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The target's own deploy.sh (config, release, rollback), for the checks that exercise it."""
@@ -225,10 +247,11 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
     host_spec = f"{spec.host}?ssh_config={ssh_config}" if ssh_config and spec.host.startswith("ssh://") else spec.host
     cache = {**status.get("cache", {}), **spec.cache}
     prometheus_url = (spec.prometheus_url or status.get("prometheus_url", "")).rstrip("/")
+    where = _where(spec)
     if database.get("through") == "ssh":
-        database = _through(spec.host, ssh_config, "database", database, "target.database")
+        database = _through(_host_holding(spec, where, "database"), ssh_config, "database", database, "target.database")
     if cache.get("through") == "ssh":
-        cache = _through(spec.host, ssh_config, "cache", cache, "target.cache")
+        cache = _through(_host_holding(spec, where, "cache"), ssh_config, "cache", cache, "target.cache")
     if spec.prometheus_through == "ssh" and prometheus_url:
         address = urlparse(prometheus_url)
         tunnel = tunnels.open_tunnel(spec.host, ssh_config, "monitoring", address.hostname or "127.0.0.1",
@@ -236,7 +259,7 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
         prometheus_url = f"{address.scheme}://127.0.0.1:{tunnel.local_port}"
     inventory = Inventory.from_status(status) if status else Inventory()
     if not status and spec.services:
-        inventory = _observed(testinfra.get_host(host_spec, sudo=spec.sudo), spec)
+        inventory = _observed(host_spec, spec, where, ssh_config)
     deploy_command = [str(repo / "deploy.sh")] if status else None
     if spec.deploy:
         tool = Path(spec.deploy.command)
@@ -249,31 +272,66 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                   server_name=spec.server_name or status.get("server_name", ""),
                   prometheus_url=prometheus_url, database=database, cache=cache, paths=paths,
                   secrets=secrets, driver=status.get("driver", "remote"),
-                  inventory=inventory, tier_hosts=spec.hosts, deploy_command=deploy_command, sudo=spec.sudo)
+                  inventory=inventory, tier_hosts=spec.hosts, deploy_command=deploy_command, sudo=spec.sudo,
+                  where=where, ssh_config=ssh_config)
 
 
-def _observed(host: Any, spec: Any) -> Inventory:
-    """The profile's services as the host shows them (what listens; where the proxy's loaded upstream points)."""
+def _where(spec: Any) -> dict[str, str]:
+    """The profile's `where` (tier -> names) as name -> tier; each tier must have hosts."""
+    unknown = [tier for tier in spec.where if not spec.hosts.get(tier)]
+    if unknown:
+        raise TargetError(f"target.where names the tier '{unknown[0]}', which target.hosts does not list")
+    return {name: tier for tier, names in spec.where.items() for name in names}
+
+
+def _host_holding(spec: Any, where: dict[str, str], name: str) -> str:
+    return spec.hosts[where[name]][0] if name in where else spec.host
+
+
+def _listening(host: Any, label: str) -> set[tuple[str, int]]:
     try:
         listing = host.run("ss -Hltn")
     except Exception as error:  # testinfra raises its backend's own errors for an unreachable host
-        raise TargetError(f"{spec.host}: cannot run commands on the host ({str(error).strip()[:120]}); check "
-                          "target.host and target.ssh_config") from None
+        raise TargetError(f"{label}: cannot run commands on the host ({str(error).strip()[:120]}); check "
+                          "target.host, target.hosts and target.ssh_config") from None
     if listing.rc != 0:
-        raise TargetError(f"{spec.host}: `ss -Hltn` failed on the host; it needs iproute2")
+        raise TargetError(f"{label}: `ss -Hltn` failed on the host; it needs iproute2")
     listening = set()
     for line in listing.stdout.splitlines():
         local = line.split()[3] if len(line.split()) > 3 else ""
         address, _, port = local.rpartition(":")
         if port.isdigit():
             listening.add((address.strip("[]").replace("*", "0.0.0.0"), int(port)))
+    return listening
+
+
+def _observed(host_spec: str, spec: Any, where: dict[str, str], ssh_config: str | None) -> Inventory:
+    """The profile's services as their hosts show them (what listens; where the proxy's loaded upstream points).
+    A service on another tier's hosts (`where`) is named by each host's address, as the tier in front reaches it,
+    and runs when every one of them listens."""
+    host = testinfra.get_host(host_spec, sudo=spec.sudo)
+    listening = _listening(host, spec.host)
+    declared = {n: s.model_dump() for n, s in spec.services.items()}
+    for tier in sorted(set(where.values())):
+        specs = spec.hosts[tier]
+        on_tier = [n for n, t in where.items() if t == tier and n in declared]
+        addresses = []
+        for url in specs:
+            address = urlparse(url).hostname or ""
+            connect = f"{url}?ssh_config={ssh_config}" if ssh_config and url.startswith("ssh://") else url
+            seen = _listening(testinfra.get_host(connect, sudo=spec.sudo), url)
+            listening |= {(address, p) for a, p in seen if a in ("0.0.0.0", address)}
+            addresses.append(address)
+        for name in on_tier:
+            ports = [int(a.rsplit(":", 1)[1]) for a in declared[name].get("listen", [])]
+            declared[name]["listen"] = [f"{address}:{port}" for address in addresses for port in dict.fromkeys(ports)]
     upstream: set[tuple[str, int]] = set()
     proxy = spec.services.get("proxy")
     if proxy and proxy.config:
         loaded = host.run(f"nginx -T -q -c {proxy.config}")
         for match in re.finditer(r"^\s*server\s+([\w.\-]+):(\d+)[^;]*;", loaded.stdout, re.M):
             upstream.add((match.group(1), int(match.group(2))))
-    return Inventory.observed({n: s.model_dump() for n, s in spec.services.items()}, listening, upstream)
+    return Inventory.observed(declared, listening, upstream)
 
 
 def _no_target(profile: Profile) -> TargetError:

@@ -20,6 +20,9 @@ class LocalTarget:
     def path(self, name: str) -> Path:
         return self.paths[name]
 
+    def host_of(self, name: str) -> Any:
+        return self.host
+
 
 ENTRY = "15 2 * * * root edupro-stack backup --scheduled"
 

@@ -66,6 +66,9 @@ def test_the_inventory_is_what_the_host_shows() -> None:
     assert Inventory.observed(declared, listening, upstream=set()).live_colour is None
 
 
-def test_the_production_profile_is_a_template() -> None:
+def test_the_production_profile_names_three_tiers_and_discovers_nothing() -> None:
     profile = load_profile("production")
-    assert profile.target.base_url is None and profile.target.discover is None
+    assert profile.target.discover is None and profile.target.base_url
+    assert {tier: len(hosts) for tier, hosts in profile.target.hosts.items()} == {"web": 1, "app": 2, "data": 1}
+    placed = {name for names in profile.target.where.values() for name in names}
+    assert {"database", "cache", "backend_blue", "backend_green", "frontend"} <= placed

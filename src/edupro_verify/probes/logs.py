@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..targets import Target
 from . import containers
 
 
-def log_files(target: Target) -> list[str]:
+def log_hosts(target: Target) -> dict[str, Any]:
+    """Where logs are written: every host of the target (each tier's server writes its own)."""
+    return target.hosts if target.tier_hosts else {"": target.host}
+
+
+def log_files(target: Target) -> list[tuple[Any, str]]:
+    """(host, path) of every file in the logs folder of each host."""
     if "logs" not in target.paths:
         return []
-    found = target.host.run(f"find {target.paths['logs']} -type f")
-    return found.stdout.split() if found.rc == 0 else []
+    files = []
+    for host in log_hosts(target).values():
+        found = host.run(f"find {target.paths['logs']} -type f")
+        files += [(host, f) for f in found.stdout.split()] if found.rc == 0 else []
+    return files
 
 
 def container_logs(target: Target) -> dict[str, str]:
@@ -28,9 +38,13 @@ def application_lines(target: Target, last: int = 200) -> dict[str, list[str]]:
         return {name: text.splitlines()[-last:] for name, text in container_logs(target).items()
                 if "backend_" in name or "proxy" in name}
     folder = target.path("logs")
-    names = [f for f in target.host.run(f"ls -1 {folder}").stdout.split()
-             if f.startswith("backend-") or f == "nginx-access.log"]
-    return {f: target.host.file(f"{folder}/{f}").content_string.splitlines()[-last:] for f in names}
+    lines = {}
+    for label, host in log_hosts(target).items():
+        names = [f for f in host.run(f"ls -1 {folder}").stdout.split()
+                 if f.startswith("backend-") or f == "nginx-access.log"]
+        lines.update({f"{label} {f}".strip(): host.file(f"{folder}/{f}").content_string.splitlines()[-last:]
+                      for f in names})
+    return lines
 
 
 def non_json_lines(lines_by_log: dict[str, list[str]]) -> dict[str, int]:

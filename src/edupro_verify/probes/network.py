@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -134,6 +135,24 @@ def loopback_throughput_mbps(megabytes: int = 64) -> float:
     return received * 8 / elapsed / 1e6
 
 
+def http_throughput_mbps(host: Any, address: str, port: int, transfers: int = 20) -> float:
+    """TCP throughput from HOST to ADDRESS measured by downloads over a port the firewall admits between them: the
+    largest script the frontend's page names, fetched TRANSFERS times (bytes over the time curl took)."""
+    page = host.run(f"curl -s --max-time 5 http://{address}:{port}/")
+    scripts = re.findall(r'src="(/[^"]+\.js)"', page.stdout)
+    if page.rc != 0 or not scripts:
+        raise ProbeError(f"no page with a script at http://{address}:{port}/ from {host.backend.hostname}: nothing "
+                         "to measure the network between the tiers with")
+    url = f"http://{address}:{port}{scripts[0]}"
+    result = host.run(f"for i in $(seq {transfers}); do curl -s --max-time 10 -o /dev/null "
+                      f"-w '%{{size_download}} %{{time_total}}\\n' {url}; done")
+    sizes = [tuple(map(float, line.split())) for line in result.stdout.split("\n") if len(line.split()) == 2]
+    total_bytes, total_time = sum(s for s, _ in sizes), sum(t for _, t in sizes)
+    if not sizes or total_time <= 0 or total_bytes <= 0:
+        raise ProbeError(f"the downloads of {url} from {host.backend.hostname} transferred nothing")
+    return total_bytes * 8 / total_time / 1e6
+
+
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -164,9 +183,53 @@ def published_beyond_proxy(target: Target) -> list[tuple[str, int]]:
             for port in containers.published_host_ports(container)]
 
 
+def on_their_own_hosts(target: Target) -> bool:
+    """Do the tiers run on servers of their own (the profile's target.hosts lists web, app and data)?"""
+    return all(target.tier_addresses(t) for t in ("web", "app", "data"))
+
+
+def _tier_ports(target: Target, tier: str) -> list[int]:
+    """The ports of the services the profile places on a tier (target.where), as their hosts listen."""
+    ports = [p for name, svc in target.inventory.known().items() if target.where.get(name) == tier
+             and (tier != "app" or name == "frontend" or svc.live) for _, p in svc.addresses]
+    return sorted(set(ports))
+
+
+def tier_reachability(target: Target) -> dict[str, Any]:
+    """The reachability matrix between servers: from outside (this machine) to every tier's servers; from the
+    web server to each application server; from each application server to the data server; and from the web
+    server to the data server, which must refuse it (only the application tier is in front of the data)."""
+    web_ports = [p for _, p in tiers(target)["web"]]
+    app_ports, data_ports = _tier_ports(target, "app"), _tier_ports(target, "data")
+    if not app_ports or not data_ports:
+        raise ProbeError("the profile places no live service on the application or data tier (target.where: the "
+                         "backends and frontend on app, the database and cache on data)")
+    web_hosts, app_hosts, data_hosts = (target.tier(t) for t in ("web", "app", "data"))
+    address = dict(zip(target.hosts, [a for t in target.tier_hosts for a in target.tier_addresses(t)], strict=True))
+
+    def attempts(sources: dict[str, Any], destinations: dict[str, Any], ports: list[int]) -> dict[str, bool]:
+        return {f"{src.split(' ', 1)[0]} {address[src]} -> {address[dst]}:{port}": from_host(host, address[dst], port)
+                for src, host in sources.items() for dst in destinations for port in ports}
+
+    outside = {}
+    for label, ports in [*((l, web_ports) for l in web_hosts), *((l, app_ports) for l in app_hosts),
+                         *((l, data_ports) for l in data_hosts)]:
+        outside.update({f"outside -> {address[label]}:{p}": ok for p, ok in direct(address[label], ports).items()})
+    return {"separate_hosts": True, "outside": outside,
+            "tiers": {"web": [(address[l], p) for l in web_hosts for p in web_ports],
+                      "app": [(address[l], p) for l in app_hosts for p in app_ports],
+                      "data": [(address[l], p) for l in data_hosts for p in data_ports]},
+            "web_to_app": attempts(web_hosts, app_hosts, app_ports),
+            "app_to_data": attempts(app_hosts, data_hosts, data_ports),
+            "web_to_data": attempts(web_hosts, data_hosts, data_ports)}
+
+
 def reachability(target: Target) -> dict[str, Any]:
     """Connect attempts to every tier: from outside the host (a network namespace, or directly to a remote
-    address), from where the web tier runs to the application tier, from the application tier to the data."""
+    address), from where the web tier runs to the application tier, from the application tier to the data.
+    Tiers on servers of their own are measured between those servers (tier_reachability)."""
+    if on_their_own_hosts(target):
+        return tier_reachability(target)
     t = tiers(target)
     ports = [p for tier in t.values() for _, p in tier]
     hostname = urlparse(target.base_url).hostname or ""

@@ -13,6 +13,7 @@ import psycopg
 from cryptography.fernet import Fernet, InvalidToken
 from psycopg import sql
 
+from ..errors import ProbeError
 from ..targets import Target
 
 # A Fernet token (https://github.com/fernet/spec): version 0x80, 8-byte timestamp, 16-byte IV, AES-CBC ciphertext
@@ -87,7 +88,29 @@ def storage_protection(target: Target) -> dict[str, Any]:
         plain_allowed = True
     except psycopg.OperationalError:
         plain_allowed = False
-    return {"ssl_on": ssl_on, "plain_allowed": plain_allowed, "plain_columns": plain_columns}
+    return {"ssl_on": ssl_on, "plain_allowed": plain_allowed, "plain_columns": plain_columns,
+            "between_tiers": plain_between_tiers(target)}
+
+
+def plain_between_tiers(target: Target) -> dict[str, bool]:
+    """On servers of their own: from each application server, does the data server take an unencrypted connection
+    of the application's role as far as asking for its password? (A server that requires TLS refuses it first, "no
+    encryption"; no password is sent.) application server -> True when it does."""
+    if not all(target.tier_addresses(t) for t in ("app", "data")):
+        return {}
+    data = target.tier_addresses("data")[0]
+    port = next((p for name, s in target.inventory.known().items() if name == "database" for _, p in s.addresses),
+                5432)
+    found = {}
+    for label, host in target.tier("app").items():
+        attempt = host.run(f"PGCONNECT_TIMEOUT=5 psql -w 'host={data} port={port} dbname={target.database['name']} "
+                           f"user={target.app_role} sslmode=disable' -c 'SELECT 1'")
+        said = attempt.stdout + attempt.stderr
+        if "no encryption" not in said and "password" not in said:
+            raise ProbeError(f"{label}: an unencrypted connection to the data server {data}:{port} neither was "
+                             f"refused for TLS nor asked for a password: {said.strip()[-160:]}")
+        found[f"{label.split(' ', 1)[-1]} -> {data}:{port}"] = "password" in said and "no encryption" not in said
+    return found
 
 
 def sealed_values(target: Target, columns: dict[str, list[str]]) -> list[tuple[str, int, bytes]]:

@@ -28,8 +28,11 @@ class Upstream:
 
 
 def upstream(configuration_text: str) -> Upstream:
-    found = re.search(r"upstream\s+\S+\s*\{([^}]*)\}", configuration_text)
-    if not found:
+    """Every upstream block (the API's, and the frontend's on a web tier of its own) judged together: affinity in
+    any of them counts, and each must declare its health check."""
+    blocks = re.findall(r"upstream\s+(\S+)\s*\{([^}]*)\}", configuration_text)
+    if not blocks:
         return Upstream("", [], False, present=False)
-    body = found.group(1)
-    return Upstream(" ".join(body.split()), [d.strip() for d in AFFINITY if d in body], "max_fails" in body)
+    text = " ".join(f"{name}: {' '.join(body.split())}" for name, body in blocks)
+    affinity = [d.strip() for d in AFFINITY if any(d in body for _, body in blocks)]
+    return Upstream(text, affinity, all("max_fails" in body for _, body in blocks))

@@ -18,12 +18,12 @@ DAILY = re.compile(r"^\s*(\d{1,2})\s+(\d{1,2})\s+\*\s+\*\s+\*\s+.*\bbackup\b", r
 def backups(target: Target) -> list[str]:
     """Backup file names in the backup folder, oldest first."""
     folder = str(target.path("backups"))
-    names = host_probe.run(target.host, "ls -1 %s", folder).split()
+    names = host_probe.run(target.host_of("backups"), "ls -1 %s", folder).split()
     return sorted(n for n in names if n.startswith("edupro_backup_"))
 
 
 def backup(target: Target, name: str) -> bytes:
-    return bytes(target.host.file(f"{target.path('backups')}/{name}").content)
+    return bytes(target.host_of("backups").file(f"{target.path('backups')}/{name}").content)
 
 
 def newest_backup(target: Target) -> tuple[str, bytes]:
@@ -34,7 +34,7 @@ def newest_backup(target: Target) -> tuple[str, bytes]:
 
 
 def history(target: Target) -> list[dict[str, Any]]:
-    file = target.host.file(str(target.path("deployment_history")))
+    file = target.host_of("deployment_history").file(str(target.path("deployment_history")))
     if not file.exists:
         raise AssertionError(f"there is no deployment history at {file.path}")
     return [json.loads(line) for line in file.content_string.splitlines() if line.strip()]
@@ -93,7 +93,7 @@ class ScheduledBackups:
 def scheduled_backups(target: Target, entry: str, grace_seconds: float) -> ScheduledBackups:
     """ENTRY is the schedule's daily crontab line ('M H * * * ...', the host's local time)."""
     minute, hour = (int(n) for n in entry.split()[:2])
-    host = target.host
+    host = target.host_of("backup_schedule")
     installed = datetime.fromtimestamp(int(host_probe.run(host, "stat -c %%Y %s",
                                                           str(target.path("backup_schedule"))).strip()), UTC)
     offset = host_probe.run(host, "date +%z").strip()  # cron reads its table in the host's time zone
@@ -103,7 +103,7 @@ def scheduled_backups(target: Target, entry: str, grace_seconds: float) -> Sched
     last_due = today if today <= now else today - timedelta(days=1)
     if (now - last_due).total_seconds() < grace_seconds:  # the job may still be running: the time before counts
         last_due -= timedelta(days=1)
-    log = target.host.file(str(target.path("backup_log")))
+    log = target.host_of("backup_log").file(str(target.path("backup_log")))
     made = [line.split()[1] for line in (log.content_string.splitlines() if log.exists else []) if len(line.split()) > 1]
     due = last_due.astimezone(UTC) if last_due.astimezone(UTC) > installed else None
     return ScheduledBackups(installed, due, (today if today > now else today + timedelta(days=1)).astimezone(UTC),

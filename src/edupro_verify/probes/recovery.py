@@ -68,13 +68,14 @@ def archived_in_full(last_archived: str | None) -> str | None:
 
 def _listing(target: Target, folder: str) -> list[str]:
     """The names in FOLDER on the host; none when it does not exist (a deployment that never took one)."""
-    if not target.host.file(folder).is_directory:
+    host = target.host_of("base_backups")
+    if not host.file(folder).is_directory:
         return []
-    return host_probe.run(target.host, "ls -1 %s", folder).split()
+    return host_probe.run(host, "ls -1 %s", folder).split()
 
 
 def _fetch(target: Target, path: str) -> bytes:
-    file = target.host.file(path)
+    file = target.host_of("base_backups").file(path)
     if not file.exists:
         raise AssertionError(f"{path} is missing on the host: the base backup is incomplete")
     return bytes(file.content)

@@ -25,7 +25,7 @@ def presence(target: Target, declared: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name, spec in declared.items():
         running = [s for s in spec["status"] if s in states and states[s].running]
-        answering = [network.from_host(target.host, "127.0.0.1" if host == "0.0.0.0" else host, port)
+        answering = [network.from_host(target.service_host(entry), "127.0.0.1" if host == "0.0.0.0" else host, port)
                      for entry in running for host, port in states[entry].addresses]
         found[name] = {"running": running, "answers": bool(answering) and all(answering)}
     return found
@@ -34,7 +34,8 @@ def presence(target: Target, declared: dict[str, Any]) -> dict[str, Any]:
 def idle_colour_room(target: Target) -> dict[str, str]:
     """Each address of the colours that are not live, as the target host sees it: 'free' (nothing listens: a
     release can start the colour there), 'serving' (a backend answers /health there: the colour runs idle), or
-    'held by another program' (a release could not start there)."""
+    'held by another program' (a release could not start there). Seen from the target's host, where the proxy runs
+    (on servers of their own, the web tier: the one the application servers' firewalls admit)."""
     found: dict[str, str] = {}
     for name, service in target.inventory.backends.items():
         if service.live:
@@ -50,14 +51,15 @@ def idle_colour_room(target: Target) -> dict[str, str]:
     return found
 
 
-def start_ticks(target: Target, port: int) -> int | None:
-    """When the process listening on PORT of the target host started (clock ticks since boot); None when nothing
+def start_ticks(target: Target, service: str, port: int) -> int | None:
+    """When the process listening on PORT of the service's host started (clock ticks since boot); None when nothing
     listens. By port, not by name: a host may run several PostgreSQL or Redis servers (two stacks side by side)."""
-    listing = target.host.run(f"ss -Hltnp 'sport = :{port}'")
+    host = target.service_host(service)
+    listing = host.run(f"ss -Hltnp 'sport = :{port}'")
     pids = sorted({int(p) for p in re.findall(r"pid=(\d+)", listing.stdout)}) if listing.rc == 0 else []
     ticks = []
     for pid in pids:
-        stat = target.host.run(f"cat /proc/{pid}/stat")
+        stat = host.run(f"cat /proc/{pid}/stat")
         if stat.rc == 0:
             ticks.append(int(stat.stdout.rsplit(")", 1)[1].split()[19]))
     return min(ticks) if ticks else None
@@ -72,9 +74,9 @@ def start_times(target: Target) -> dict[str, Any]:
         return {name: container_probe.started_at(found[service]).isoformat()
                 for name, service in (("database", "database"), ("cache", "cache"), ("backend", inventory.live_backend))}
     live = inventory.live_instances()
-    return {"database": start_ticks(target, target.on_host(target.database)[1]),
-            "cache": start_ticks(target, target.on_host(target.cache)[1]),
-            "backend": start_ticks(target, live[0][1]) if live else None}
+    return {"database": start_ticks(target, "database", target.on_host(target.database)[1]),
+            "cache": start_ticks(target, "cache", target.on_host(target.cache)[1]),
+            "backend": start_ticks(target, inventory.live_backend, live[0][1]) if live else None}
 
 
 def _ping(target: Target) -> bool:
@@ -93,10 +95,10 @@ def health_checks(target: Target, api: Api) -> dict[str, Any]:
     backend = target.inventory.services.get("backend_blue")
     return {
         "backend": api.get("/health").status_code == 200,
-        "database": target.host.run(f"pg_isready -q -h {db_host} -p {db_port}").rc == 0
-        or target.host.run(f"/usr/lib/postgresql/15/bin/pg_isready -q -h {db_host} -p {db_port}").rc == 0,
+        "database": target.host_of("database").run(f"pg_isready -q -h {db_host} -p {db_port}").rc == 0
+        or target.host_of("database").run(f"/usr/lib/postgresql/15/bin/pg_isready -q -h {db_host} -p {db_port}").rc == 0,
         "cache": _ping(target),
-        "proxy": target.host.run(f"nginx -t -q -c {conf}" if conf else "nginx -t -q").rc == 0,
+        "proxy": target.service_host("proxy").run(f"nginx -t -q -c {conf}" if conf else "nginx -t -q").rc == 0,
         "frontend": api.get("/").status_code == 200,
         "declared": backend.healthcheck.model_dump(exclude={"path"}) if backend and backend.healthcheck else {},
     }

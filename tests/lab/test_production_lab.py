@@ -1,0 +1,152 @@
+"""Production as the paper draws it: the three-tier lab from nothing (a web server, two application servers, a data
+server, each behind its tier's security group), deployed tier by tier over SSH, verified from outside by the profile
+alone; a fault on one tier at a time turns its requirement red, and it is green again once undone.
+
+The tests use their own servers (EDUPRO_LAB_ADDRESS moves the lab to .120-.123, beside the developer's at .20-.23)
+and their own copy of the specs whose production profile names them, so a developer's lab is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import TALLY
+from tests.helpers import REPO, run_suite
+from tests.lab.test_staging_lab import evidence_of
+
+FIRST = int(os.environ.get("EDUPRO_TEST_PRODUCTION_LAB_FIRST", "120"))
+WEB, APP1, APP2, DATA = (f"172.31.240.{FIRST + i}" for i in range(4))
+RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
+SSH_CONFIG = RUN_DIR / "lab" / "production.ssh_config"
+MUST_PASS = ("PLAN-02", "PLAN-03", "HW-04", "DATA-05")
+
+
+@dataclass
+class ProductionLab:
+    specs: Path
+    env: dict[str, str]
+
+    def deploy(self, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(REPO / "deploy.sh"), *args], cwd=REPO, capture_output=True, text=True,
+                              timeout=timeout, env={**self.env, "EDUPRO_SPECS": str(self.specs)})
+
+    def on(self, address: str, command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ssh", "-F", str(SSH_CONFIG), address, f"sudo sh -c {_quoted(command)}"],
+                              capture_output=True, text=True, timeout=120)
+
+    def verify(self, reports: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_suite("--env", "production", f"--specs={self.specs}", f"--reports-dir={reports}", "--no-gate", "-q",
+                         "--release=2.0.0", *args,
+                         env={**self.env, "EDUPRO_VERIFY_SECRETS": str(RUN_DIR / "qa-secrets-production.yaml")})
+
+
+def _quoted(command: str) -> str:
+    return "'" + command.replace("'", "'\"'\"'") + "'"
+
+
+def specs_naming_the_test_lab(folder: Path) -> Path:
+    """A copy of the specs whose production profile names the tests' servers: every address of the shipped profile
+    (.20-.23) replaced by the tests' (and the ssh_config of the tests' run directory)."""
+    specs = folder / "specs"
+    if specs.exists():
+        shutil.rmtree(specs)
+    shutil.copytree(REPO / "specs", specs)
+    path = specs / "environments" / "production.yaml"
+    text = path.read_text()
+    for index, address in enumerate((WEB, APP1, APP2, DATA)):
+        text = text.replace(f"172.31.240.{20 + index}", address)
+    profile = yaml.safe_load(text)
+    profile["target"]["ssh_config"] = str(SSH_CONFIG)
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return specs
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> ProductionLab:
+    env = {**os.environ, "EDUPRO_LAB_ADDRESS": WEB, "EDUPRO_RUN_DIR": str(RUN_DIR), "EDUPRO_PORT_OFFSET": ""}
+    made = ProductionLab(specs_naming_the_test_lab(tmp_path_factory.mktemp("production-lab")), env)
+    gone = made.deploy("lab", "down", "--env", "production")
+    assert gone.returncode == 0, gone.stderr
+    return made
+
+
+def test_production_from_nothing_is_deployed_tier_by_tier_and_verified_between_its_servers(
+        lab: ProductionLab, tmp_path: Path) -> None:
+    """`./deploy.sh verify --env production`: four servers made, each tier deployed, the report signed and naming
+    every server; the reachability matrix, the balancing across both application servers, the network between
+    the servers and TLS between the tiers measured there."""
+    result = lab.deploy("verify", "--env", "production", "--no-gate", "-m", "not load", "-q", "-p", "no:cacheprovider",
+                        f"--specs={lab.specs}", f"--reports-dir={tmp_path}")
+    assert (tmp_path / "latest").exists(), f"no report written: {result.stdout[-1500:]}{result.stderr[-1500:]}"
+    evidence = evidence_of(tmp_path)
+    results = evidence["requirements"]
+    hosts = evidence["target"]["hosts"]
+    assert len(hosts) >= 4 and all(any(a in h for h in hosts) for a in (WEB, APP1, APP2, DATA)), hosts
+    assert (tmp_path / "latest" / "MANIFEST.sha256.sig").exists(), "the report is not signed"
+    not_passed = {r: results[r]["status"] + ": " + results[r]["reason"] for r in MUST_PASS
+                  if results[r]["status"] != "passed"}
+    assert not not_passed, f"{not_passed}\n{result.stdout[-2000:]}{result.stderr[-1500:]}"
+    matrix = {m["what"]: m["value"] for m in results["PLAN-02"]["measured"] if isinstance(m["value"], dict)}
+    print("reachability as measured:", matrix)
+    print("production verified:", {s: sum(1 for v in results.values() if v["status"] == s)
+                                    for s in sorted({v["status"] for v in results.values()})})
+
+
+@dataclass(frozen=True)
+class TierFault:
+    name: str
+    breaks: str  # the requirement that must turn red
+    server: str  # the address of the server it is applied on (as root)
+    apply: str
+    undo: str
+
+
+STACK = "/usr/local/bin/edupro-stack"
+PG_DATA = "/var/lib/edupro/postgres/data"
+PG_RELOAD = f"runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D {PG_DATA} reload"
+NGINX = "runuser -u edupro -- nginx -c /var/lib/edupro/nginx/nginx.conf"
+TIER_FAULTS = (
+    # The application tier's security group opened to everyone for the backend's port.
+    TierFault("app-firewall-open-to-everyone", "PLAN-02", APP1, "ufw allow 8001/tcp", "ufw delete allow 8001/tcp"),
+    # One application server's services stopped (and left stopped: down pauses supervision): nginx's health
+    # checks take it out, so requests still succeed, but only half the instances serve.
+    TierFault("one-application-server-stopped", "PLAN-03", APP2, f"{STACK} down", f"{STACK} up --env production"),
+    # The data tier takes the application servers' connections without TLS.
+    TierFault("database-tls-off-between-tiers", "DATA-05", DATA,
+              f"sed -i 's/^hostssl edupro_production/host edupro_production/' {PG_DATA}/pg_hba.conf && {PG_RELOAD}",
+              f"sed -i 's/^host edupro_production/hostssl edupro_production/' {PG_DATA}/pg_hba.conf && {PG_RELOAD}"),
+    # Round robin replaced by ip_hash on the web tier: every request of a client goes to one instance.
+    TierFault("ip-hash-on-the-web-tier", "PLAN-03", WEB,
+              "sed -i 's/^upstream edupro_backend {/upstream edupro_backend {\\n    ip_hash;/' "
+              f"/var/lib/edupro/nginx/upstream.conf && {NGINX} -s reload && sleep 1",
+              f"sed -i '/ip_hash;/d' /var/lib/edupro/nginx/upstream.conf && {NGINX} -s reload && sleep 1"),
+)
+
+
+@pytest.mark.parametrize("fault", TIER_FAULTS, ids=[f.name for f in TIER_FAULTS])
+def test_a_fault_on_one_tier_is_caught_and_undone(lab: ProductionLab, fault: TierFault, tmp_path: Path) -> None:
+    TALLY["injected"].append(f"production-lab:{fault.name}")
+    marker = f"REQ-{fault.breaks}"
+    broken: dict[str, Any] = {}
+    try:
+        applied = lab.on(fault.server, fault.apply)
+        assert applied.returncode == 0, applied.stderr
+        lab.verify(tmp_path / "broken", "-m", marker)
+        broken = evidence_of(tmp_path / "broken")["requirements"][fault.breaks]
+    finally:
+        undone = lab.on(fault.server, fault.undo)
+    caught = broken.get("status") == "failed"
+    (TALLY["caught"] if caught else TALLY["missed"]).append(f"production-lab:{fault.name}")
+    assert caught, f"{fault.name} was not caught by {fault.breaks}: {broken.get('status')}: {broken.get('reason')}"
+    assert undone.returncode == 0, undone.stderr
+    lab.verify(tmp_path / "healed", "-m", marker)
+    healed = evidence_of(tmp_path / "healed")["requirements"][fault.breaks]
+    assert healed["status"] == "passed", f"after undoing {fault.name}: {healed['status']}: {healed['reason']}"
