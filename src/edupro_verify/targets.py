@@ -98,6 +98,14 @@ class Target:
         """The addresses of a tier's hosts (the host names of their specs: how the tiers reach each other)."""
         return [urlparse(spec.split("?", 1)[0]).hostname or "" for spec in self.tier_hosts.get(name, [])]
 
+    def host_at(self, address: str) -> Any | None:
+        """The tier host whose address this is (a service seen on its own server), if the profile lists one."""
+        for tier in self.tier_hosts:
+            for label, found in zip(self.tier(tier), self.tier_addresses(tier), strict=True):
+                if found == address:
+                    return self.hosts[label]
+        return None
+
     def host_of(self, name: str) -> Any:
         """The host that holds a service or a path: the first of its tier's (the profile's `where`), else the
         target's host."""

@@ -25,7 +25,8 @@ def presence(target: Target, declared: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name, spec in declared.items():
         running = [s for s in spec["status"] if s in states and states[s].running]
-        answering = [network.from_host(target.service_host(entry), "127.0.0.1" if host == "0.0.0.0" else host, port)
+        answering = [network.from_host(target.host_at(host) or target.service_host(entry),
+                                       "127.0.0.1" if host == "0.0.0.0" else host, port)
                      for entry in running for host, port in states[entry].addresses]
         found[name] = {"running": running, "answers": bool(answering) and all(answering)}
     return found

@@ -218,7 +218,8 @@ def _run_remote(args: argparse.Namespace, layout: Layout, server: remote.Server,
     if args.verb == "restore":
         raise StackError(f"restore on {server.label}: run it on the server (sudo edupro-stack restore FILE --into DB), "
                          "where the backups are")
-    return remote.verb(server, [a for a in argv if a not in ("--env", args.env)])
+    return remote.verb(server, [a for a in argv if a not in ("--env", args.env)],
+                       tiered=bool(remote.tier_servers(layout, server)))
 
 
 def _run_lab(args: argparse.Namespace, layout: Layout) -> int:

@@ -398,8 +398,11 @@ def _prune(server: Server, keep: str, previous: str) -> None:
         sudo(server, "rm -rf " + " ".join(f"{ROOT}/releases/{n}" for n in old))
 
 
-def verb(server: Server, args: list[str]) -> int:
+def verb(server: Server, args: list[str], tiered: bool = False) -> int:
     """Any other stack verb (status, down, backup, restore, release, rollback) runs on the server as it is."""
+    if tiered and args and args[0] in ("release", "rollback"):
+        raise StackError(f"{server.label}: {args[0]} across the three tiers (blue-green on both application servers, "
+                         "then the web tier's upstream) is not built yet; nothing was changed")
     if sudo(server, f"test -x {COMMAND}", check=False).returncode != 0:
         raise StackError(f"{server.label}: EduPro is not deployed there; run ./deploy.sh up --env {server.env}")
     result = sudo(server, f"{COMMAND} {' '.join(shlex.quote(a) for a in args)}", check=False, stream=True)

@@ -295,6 +295,9 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     if state is None:
         raise StackError("the stack is not up; run ./deploy.sh up first")
     cfg = load(layout, state.env)
+    if cfg.tiers.role != "all":  # one tier switching alone would start backends where none belong, or split the tiers
+        raise StackError(f"this server runs the {cfg.tiers.role} tier alone: a {action} across the three tiers is "
+                         "not built yet; nothing was changed")
     old = state.live_colour
     new = backend.other(old)
     if version is None:
