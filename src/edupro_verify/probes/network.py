@@ -211,14 +211,16 @@ def tier_reachability(target: Target) -> dict[str, Any]:
         return {f"{src.split(' ', 1)[0]} {address[src]} -> {address[dst]}:{port}": from_host(host, address[dst], port)
                 for src, host in sources.items() for dst in destinations for port in ports}
 
+    ports_of = {"web": web_ports, "app": app_ports, "data": data_ports}
+    by_tier = {"web": web_hosts, "app": app_hosts, "data": data_hosts}
     outside = {}
-    for label, ports in [*((l, web_ports) for l in web_hosts), *((l, app_ports) for l in app_hosts),
-                         *((l, data_ports) for l in data_hosts)]:
-        outside.update({f"outside -> {address[label]}:{p}": ok for p, ok in direct(address[label], ports).items()})
+    for tier, labels in by_tier.items():
+        for label in labels:
+            outside.update({f"outside -> {address[label]}:{p}": ok
+                            for p, ok in direct(address[label], ports_of[tier]).items()})
     return {"separate_hosts": True, "outside": outside,
-            "tiers": {"web": [(address[l], p) for l in web_hosts for p in web_ports],
-                      "app": [(address[l], p) for l in app_hosts for p in app_ports],
-                      "data": [(address[l], p) for l in data_hosts for p in data_ports]},
+            "tiers": {tier: [(address[label], p) for label in labels for p in ports_of[tier]]
+                      for tier, labels in by_tier.items()},
             "web_to_app": attempts(web_hosts, app_hosts, app_ports),
             "app_to_data": attempts(app_hosts, data_hosts, data_ports),
             "web_to_data": attempts(web_hosts, data_hosts, data_ports)}

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .compose import BASE_IMAGE, ensure_base_image, ensure_docker
-from .config import read_yaml, merge
+from .config import merge, read_yaml
 from .layout import Layout
 from .processes import StackError, run
 
