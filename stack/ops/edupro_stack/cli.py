@@ -72,6 +72,8 @@ def parser() -> argparse.ArgumentParser:
     rel = sub.add_parser("release", parents=[common], help="blue-green: start the idle colour on VERSION, switch, stop the old")
     rel.add_argument("version")
     rb = sub.add_parser("rollback", parents=[common], help="switch back to the previous release's colour and version")
+    for verb_parser in (rel, rb):  # run by deploy.sh on each tier's server, in order; not for people
+        verb_parser.add_argument("--tier-step", choices=stack.TIER_STEPS, default=None, help=argparse.SUPPRESS)
     for verb_parser in (d, st, r, rel, rb):
         verb_parser.add_argument("--env", default=None,
                                  help="an environment on its own server (its profile's ssh:// host): act there")
@@ -179,14 +181,20 @@ def _run(args: argparse.Namespace, layout: Layout, argv: list[str]) -> int:
         seconds = backup.restore(cfg, args.file.resolve(), args.into)
         print(f"restored {args.file.name} into {args.into} in {seconds:.1f} s")
     elif args.verb == "release":
-        state = stack.switch(layout, args.version, "release")
-        print(f"released {state.live_version} on {state.live_colour}")
+        state = stack.switch(layout, args.version, "release", args.tier_step)
+        if args.tier_step == "start":
+            print(f"started {args.version} on {stack.backend.other(state.live_colour)} beside the live colour")
+        else:
+            print(f"released {state.live_version} on {state.live_colour}")
     elif args.verb == "config":
         cfg = load(layout, args.env, args.config_dir)
         print(json.dumps(cfg.model_dump(exclude={"secrets"}), indent=2))
     elif args.verb == "rollback":
-        state = stack.switch(layout, None, "rollback")
-        print(f"rolled back to {state.live_version} on {state.live_colour}")
+        state = stack.switch(layout, None, "rollback", args.tier_step)
+        if args.tier_step == "start":
+            print(f"started the previous release on {stack.backend.other(state.live_colour)} beside the live colour")
+        else:
+            print(f"rolled back to {state.live_version} on {state.live_colour}")
     return 0
 
 
@@ -219,7 +227,7 @@ def _run_remote(args: argparse.Namespace, layout: Layout, server: remote.Server,
         raise StackError(f"restore on {server.label}: run it on the server (sudo edupro-stack restore FILE --into DB), "
                          "where the backups are")
     return remote.verb(server, [a for a in argv if a not in ("--env", args.env)],
-                       tiered=bool(remote.tier_servers(layout, server)))
+                       tiers=remote.tier_servers(layout, server))
 
 
 def _run_lab(args: argparse.Namespace, layout: Layout) -> int:

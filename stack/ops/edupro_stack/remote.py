@@ -31,6 +31,7 @@ import shlex
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -363,19 +364,36 @@ def up_tiers(layout: Layout, env: str, tiers: list[Server]) -> str:
     serving = remote_status(web[0]) if web else None
     if serving and serving["services"]["proxy"]["state"] == "running" and any(
             current != folder for folder, current in prepared.values()):
-        raise StackError(f"{web[0].label}: a new release onto the three tiers (blue-green across the application "
-                         "servers) is not built yet; the serving release is left as it is")
-    for tier in ("data", "app", "web"):  # from the back: each tier needs the one behind it
-        say(f"bringing the {tier} tier up from release {release}")
-        group = [s for s in tiers if s.tier == tier]
-        with ThreadPoolExecutor(len(group)) as pool:
-            list(pool.map(lambda s: _stream(s, f"{_command_for(prepared[s][0])} up --env {env}"), group))
+        say(f"releasing {release} blue-green across the application servers beside the serving release")
+        switch_tiers(tiers, lambda s: _command_for(prepared[s][0]), f"release {shlex.quote(cfg.application.version)}")
+    else:
+        for tier in ("data", "app", "web"):  # from the back: each tier needs the one behind it
+            say(f"bringing the {tier} tier up from release {release}")
+            _on_each([s for s in tiers if s.tier == tier],
+                     lambda s: _stream(s, f"{_command_for(prepared[s][0])} up --env {env}"))
     for server, (folder, current) in prepared.items():
         sudo(server, f"ln -sfn {folder} {ROOT}/current.new && mv -T {ROOT}/current.new {ROOT}/current",
              what=f"the switch of {ROOT}/current")
         install_command(server)
         _prune(server, folder, current)
     return release
+
+
+def _on_each(servers: list[Server], action: Callable[[Server], None]) -> None:
+    """ACTION on every server at once; the first failure is raised once all have finished."""
+    with ThreadPoolExecutor(max(1, len(servers))) as pool:
+        list(pool.map(action, servers))
+
+
+def switch_tiers(tiers: list[Server], command: Callable[[Server], str], verb_args: str) -> None:
+    """A release or rollback across servers of their own: each application server starts the idle colour beside
+    the live one; once all serve, the web server switches its upstream to them (a graceful reload: requests in
+    flight finish on the old colour); then each application server records the switch and stops the old colour.
+    If an application server cannot start the colour, nothing has switched: the live colour serves on."""
+    apps, web = [s for s in tiers if s.tier == "app"], [s for s in tiers if s.tier == "web"]
+    _on_each(apps, lambda s: _stream(s, f"{command(s)} {verb_args} --tier-step start"))
+    _on_each(web, lambda s: _stream(s, f"{command(s)} {verb_args} --tier-step switch"))
+    _on_each(apps, lambda s: _stream(s, f"{command(s)} {verb_args} --tier-step switch"))
 
 
 def _stream(server: Server, command: str) -> None:
@@ -398,11 +416,16 @@ def _prune(server: Server, keep: str, previous: str) -> None:
         sudo(server, "rm -rf " + " ".join(f"{ROOT}/releases/{n}" for n in old))
 
 
-def verb(server: Server, args: list[str], tiered: bool = False) -> int:
-    """Any other stack verb (status, down, backup, restore, release, rollback) runs on the server as it is."""
-    if tiered and args and args[0] in ("release", "rollback"):
-        raise StackError(f"{server.label}: {args[0]} across the three tiers (blue-green on both application servers, "
-                         "then the web tier's upstream) is not built yet; nothing was changed")
+def verb(server: Server, args: list[str], tiers: list[Server] | None = None) -> int:
+    """Any other stack verb (status, down, backup, restore, release, rollback) runs on the server as it is; a
+    release or rollback of tiers on servers of their own runs across them (switch_tiers)."""
+    if tiers and args and args[0] in ("release", "rollback"):
+        for each in tiers:
+            if sudo(each, f"test -x {COMMAND}", check=False).returncode != 0:
+                raise StackError(f"{each.label}: EduPro is not deployed there; run ./deploy.sh up --env {each.env}")
+        switch_tiers(tiers, lambda s: f"{NOFILE}; {COMMAND}", " ".join(shlex.quote(a) for a in args))
+        print(f"{'released' if args[0] == 'release' else 'rolled back'} across {len(tiers)} servers")
+        return 0
     if sudo(server, f"test -x {COMMAND}", check=False).returncode != 0:
         raise StackError(f"{server.label}: EduPro is not deployed there; run ./deploy.sh up --env {server.env}")
     result = sudo(server, f"{COMMAND} {' '.join(shlex.quote(a) for a in args)}", check=False, stream=True)

@@ -289,35 +289,50 @@ def drain_old_nginx_workers(seconds: float = 15) -> None:
         time.sleep(0.1)
 
 
-def switch(layout: Layout, version: str | None, action: str) -> State:
-    """Start the idle colour (on VERSION, or the previous one for a rollback), switch, stop the old."""
+# The steps of a release across servers of their own (deploy.sh runs them in this order): each application server
+# starts the idle colour beside the live one; the web server switches its upstream to it; each application server
+# then records the switch and stops the old colour.
+TIER_STEPS = ("start", "switch")
+STEPS_OF = {"all": (None,), "app": ("start", "switch"), "web": ("switch",), "data": ()}
+
+
+def switch(layout: Layout, version: str | None, action: str, step: str | None = None) -> State:
+    """Start the idle colour (on VERSION, or the previous one for a rollback), switch, stop the old; on a tier's
+    server, the STEP of it that belongs there."""
     state = State.read(layout)
     if state is None:
         raise StackError("the stack is not up; run ./deploy.sh up first")
     cfg = load(layout, state.env)
-    if cfg.tiers.role != "all":  # one tier switching alone would start backends where none belong, or split the tiers
-        raise StackError(f"this server runs the {cfg.tiers.role} tier alone: a {action} across the three tiers is "
-                         "not built yet; nothing was changed")
+    if step not in STEPS_OF[cfg.tiers.role]:  # one tier switching alone would start backends where none belong
+        raise StackError(f"this server runs the {cfg.tiers.role} tier: a {action} is run across the tiers by "
+                         f"deploy.sh ({action} --env {state.env}); nothing was changed")
     old = state.live_colour
     new = backend.other(old)
     if version is None:
         if not state.previous:
             raise StackError("nothing to roll back to: no earlier release is recorded")
         version = state.previous["version"]
-    with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
+    if step == "start":  # the idle colour beside the live one; nothing switches yet
         backend.stop(cfg, layout, new)
         backend.start(cfg, layout, new, version)
-        nginx.switch(cfg, layout, backend.addresses(cfg, new))
-        prometheus.set_backend_targets(layout, backend.addresses(cfg, new))
-        prometheus.wait_for_backend_targets(f"http://127.0.0.1:{cfg.monitoring.prometheus_port}",
-                                            backend.addresses(cfg, new))
-        drain_old_nginx_workers()
+        return state
+    with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
+        if step is None:
+            backend.stop(cfg, layout, new)
+            backend.start(cfg, layout, new, version)
+        if cfg.tiers.runs("web"):
+            nginx.switch(cfg, layout, backend.addresses(cfg, new))
+            prometheus.set_backend_targets(layout, backend.addresses(cfg, new))
+            prometheus.wait_for_backend_targets(f"http://127.0.0.1:{cfg.monitoring.prometheus_port}",
+                                                backend.addresses(cfg, new))
+            drain_old_nginx_workers()
         state.previous = {"colour": old, "version": state.live_version}
         state.versions[new] = version
         state.live_colour = new
         state.write(layout)
         record_deployed(cfg, layout)
-        backend.stop(cfg, layout, old)
+        if cfg.tiers.runs("app"):
+            backend.stop(cfg, layout, old)
     return state
 
 
