@@ -92,41 +92,68 @@ def log_success(log_lines: list[str], evidence: Evidence) -> None:
                          message="the deployment log records no SUCCESS")
 
 
-@when("the firewall's state and rules are read", target_fixture="ufw")
-def read_firewall(target: Target) -> str:
-    result = target.host.run("ufw status verbose")
+def _ufw(host: Any) -> probe.Firewall:
+    result = host.run("ufw status verbose")
     if result.rc != 0:
         raise ProbeError(f"ufw status failed (is ufw installed, and does the suite run as root?): {result.stderr.strip()[:120]}")
-    return result.stdout
+    return probe.ufw_state(result.stdout)
+
+
+@when("the firewall's state and rules are read", target_fixture="ufw")
+def read_firewall(target: Target) -> dict[str, probe.Firewall]:
+    """Every server's firewall (label -> state); one host's when the tiers share it."""
+    return on_every_host(target, _ufw)
 
 
 @then("the firewall is active, denies incoming and allows outgoing by default")
-def firewall_defaults(ufw: str, evidence: Evidence) -> None:
-    state = probe.ufw_state(ufw)
-    evidence.expect_true("ufw status", state.status, state.status == "active", "active",
-                         message="the firewall is not active")
-    evidence.expect_true("ufw defaults", state.defaults, state.defaults == "deny (incoming), allow (outgoing)",
-                         "deny (incoming), allow (outgoing)", message="the firewall's defaults are not deny in / allow out")
+def firewall_defaults(ufw: dict[str, probe.Firewall], evidence: Evidence) -> None:
+    def check(label: str, state: probe.Firewall) -> None:
+        evidence.expect_true("ufw status", state.status, state.status == "active", "active", source=label,
+                             message="the firewall is not active")
+        evidence.expect_true("ufw defaults", state.defaults, state.defaults == "deny (incoming), allow (outgoing)",
+                             "deny (incoming), allow (outgoing)", source=label,
+                             message="the firewall's defaults are not deny in / allow out")
+    every_host(ufw, check)
 
 
 @then("only SSH, 80/tcp and 443/tcp are allowed in")
-def firewall_rules(ufw: str, evidence: Evidence) -> None:
-    evidence.expect("inbound rules", probe.ufw_state(ufw).allowed_in, "allowed_inbound", source="ufw status verbose")
+def firewall_rules(ufw: dict[str, probe.Firewall], target: Target, profile: Profile, evidence: Evidence) -> None:
+    """The web tier (or the one server): only SSH and the web ports. A server behind it (the application or data
+    tier): SSH, and any other port only for the servers of the tier in front of it (FW-01 `admitted_from`)."""
+    in_front = profile.threshold("FW-01", "admitted_from")
+
+    def check(label: str, state: probe.Firewall) -> None:
+        tier = label.split(" ", 1)[0]
+        if tier not in in_front:
+            evidence.expect("inbound rules", state.allowed_in, "allowed_inbound", source=label)
+            return
+        allowed = set(target.tier_addresses(in_front[tier]))
+        evidence.record("inbound rules and whom they admit", state.sources, source=label)
+        wider = [f"{rule} from {', '.join(s for s in sources if s not in allowed)}"
+                 for rule, sources in state.sources.items() if rule != "22/tcp" and set(sources) - allowed]
+        evidence.expect_none(f"rules admitting more than the {in_front[tier]} tier", wider, source=label,
+                             message=f"the firewall admits more than the {in_front[tier]} tier: {'; '.join(wider)}")
+    every_host(ufw, check)
 
 
 @when("fail2ban is asked for its jails", target_fixture="jails")
-def read_jails(target: Target) -> str:
-    result = target.host.run("fail2ban-client status")
-    if result.rc != 0:
-        raise AssertionError(f"fail2ban is not running: {(result.stderr or result.stdout).strip()[:120]}")
-    return result.stdout
+def read_jails(target: Target) -> dict[str, str]:
+    def jails_on(host: Any) -> str:
+        result = host.run("fail2ban-client status")
+        return result.stdout if result.rc == 0 else f"not running: {(result.stderr or result.stdout).strip()[:120]}"
+    return on_every_host(target, jails_on)
 
 
 @then("fail2ban runs an SSH jail")
-def ssh_jail(jails: str, evidence: Evidence) -> None:
-    listed = jails.strip().splitlines()[-1].split(":", 1)[-1]
-    names = [j.strip() for j in listed.split(",") if j.strip()]
-    evidence.expect_true("fail2ban jails", names, "sshd" in jails, "an sshd jail", message="fail2ban runs no sshd jail")
+def ssh_jail(jails: dict[str, str], evidence: Evidence) -> None:
+    def check(label: str, found: str) -> None:
+        if found.startswith("not running"):
+            raise AssertionError(f"{label}: fail2ban is {found}".strip())
+        listed = found.strip().splitlines()[-1].split(":", 1)[-1]
+        names = [j.strip() for j in listed.split(",") if j.strip()]
+        evidence.expect_true("fail2ban jails", names, "sshd" in found, "an sshd jail", source=label,
+                             message="fail2ban runs no sshd jail")
+    every_host(jails, check)
 
 
 @when("the Docker daemon is asked for its version", target_fixture="docker_version")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ProbeError
@@ -147,12 +147,16 @@ class Firewall:
     status: str  # active / inactive
     defaults: str  # "deny (incoming), allow (outgoing)"
     allowed_in: list[str]  # inbound ALLOW rules, "22/tcp" for SSH whatever ufw calls it
+    sources: dict[str, list[str]] = field(default_factory=dict)  # rule -> whom it admits ("Anywhere", an address)
 
 
 def ufw_state(verbose_status: str) -> Firewall:
     """What `ufw status verbose` says: state, default policies and the inbound rules it allows."""
     status = re.search(r"^Status: (\w+)", verbose_status, re.M)
     defaults = re.search(r"^Default: (.*?)(?:, \w+ \(routed\))?$", verbose_status, re.M)
-    rules = {m.group(1).replace(" (v6)", "") for m in re.finditer(r"^(\S+(?: \(v6\))?)\s+ALLOW IN", verbose_status, re.M)}
-    allowed = sorted({"22/tcp" if r in ("22", "OpenSSH", "SSH") else r for r in rules})
-    return Firewall(status.group(1) if status else "unknown", defaults.group(1).strip() if defaults else "", allowed)
+    sources: dict[str, set[str]] = {}
+    for m in re.finditer(r"^(\S+)(?: \(v6\))?\s+ALLOW IN\s+(\S+)", verbose_status, re.M):
+        rule = "22/tcp" if m.group(1) in ("22", "OpenSSH", "SSH") else m.group(1)
+        sources.setdefault(rule, set()).add(m.group(2))
+    return Firewall(status.group(1) if status else "unknown", defaults.group(1).strip() if defaults else "",
+                    sorted(sources), {rule: sorted(found) for rule, found in sorted(sources.items())})
