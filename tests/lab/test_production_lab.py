@@ -116,8 +116,8 @@ NGINX = "runuser -u edupro -- nginx -c /var/lib/edupro/nginx/nginx.conf"
 TIER_FAULTS = (
     # The application tier's security group opened to everyone for the backend's port.
     TierFault("app-firewall-open-to-everyone", "PLAN-02", APP1, "ufw allow 8001/tcp", "ufw delete allow 8001/tcp"),
-    # The data tier's security group opened to everyone for PostgreSQL: the firewall rules show it (nothing listens
-    # more widely, so only FW-01's reading of every server's rules catches it before a listener does).
+    # The data tier's security group opened to everyone for PostgreSQL: FW-01 reads the rule on the data server
+    # (PLAN-02 measures the same door open from outside).
     TierFault("data-firewall-open-to-everyone", "FW-01", DATA, "ufw allow 5432/tcp", "ufw delete allow 5432/tcp"),
     # One application server's services stopped (and left stopped: down pauses supervision): nginx's health
     # checks take it out, so requests still succeed, but only half the instances serve.
