@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import secrets as secrets_module
 import shlex
 import subprocess
 import sys
@@ -275,11 +276,23 @@ def tier_settings(server: Server, tiers: list[Server]) -> dict[str, Any]:
     return settings
 
 
+# The secrets each tier's services use; the others never reach its server (a broken-into web server holds no password
+# of the database). Their place in the file is taken by a random value of the same strength, which opens nothing.
+SECRETS_OF_TIER = {"web": (), "app": ("app_password", "redis_password", "jwt_secret", "data_encryption_key")}
+
+
+def secrets_for(values: dict[str, str], tier: str) -> dict[str, str]:
+    if tier not in SECRETS_OF_TIER:  # the data tier, or one server for everything: all of them
+        return dict(values)
+    return {key: value if key in SECRETS_OF_TIER[tier] else f"withheld-{secrets_module.token_urlsafe(32)}"
+            for key, value in values.items()}
+
+
 def deliver_configuration(layout: Layout, server: Server, env: str, tiers: list[Server] | None = None) -> None:
-    secrets = layout.secrets_file(env)  # generated on the operator's side by load(); never printed
+    values = json.loads(layout.secrets_file(env).read_text())  # generated on the operator's side by load(); never printed
     sudo(server, f"install -d -m 755 {RUN} && umask 077 && cat > {RUN}/secrets-{env}.json.new && "
                  f"chmod 600 {RUN}/secrets-{env}.json.new && mv {RUN}/secrets-{env}.json.new {RUN}/secrets-{env}.json",
-         stdin=secrets.read_bytes(), what="the delivery of the secrets")
+         stdin=json.dumps(secrets_for(values, server.tier)).encode(), what="the delivery of the secrets")
     values = host_settings(server)
     if tiers:
         values.update(tier_settings(server, tiers))
