@@ -120,7 +120,7 @@ def firewall_defaults(ufw: dict[str, probe.Firewall], evidence: Evidence) -> Non
 def firewall_rules(ufw: dict[str, probe.Firewall], target: Target, profile: Profile, evidence: Evidence) -> None:
     """The web tier (or the one server): only SSH and the web ports. A server behind it (the application or data
     tier): SSH, and any other port only for the servers of the tier in front of it (FW-01 `admitted_from`)."""
-    in_front = profile.threshold("FW-01", "admitted_from")
+    in_front = profile.threshold("FW-01", "admitted_from") if target.tier_hosts else {}
 
     def check(label: str, state: probe.Firewall) -> None:
         tier = label.split(" ", 1)[0]
