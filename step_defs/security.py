@@ -13,7 +13,7 @@ from edupro_verify.probes import database as db
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes import model as model_probe
 from edupro_verify.probes import tokens as token_probe
-from edupro_verify.probes.fixtures import Fixtures
+from edupro_verify.probes.fixtures import OWN_ROWS, Fixtures
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
@@ -63,8 +63,9 @@ def token_shape(answers: dict[str, Any], profile: Profile, evidence: Evidence) -
 
 @when("the stored password hashes are read", target_fixture="hashes")
 def stored_hashes(target: Target) -> list[str]:
+    """The deployment's own accounts: the suite's fixtures are hashed by the suite, not the application."""
     with target.connect_db() as conn:
-        return db.password_hashes(conn)
+        return db.password_hashes(conn, OWN_ROWS["users"])
 
 
 @then("every hash is bcrypt with the required cost")

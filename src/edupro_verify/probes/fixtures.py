@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import bcrypt
+import psycopg
 
 from ..errors import ProbeError
 from ..targets import Target
@@ -108,6 +110,17 @@ class Fixtures:
                             VALUES (%s, %s, %s, %s, %s, true)""", (username, hashed, role, student_id, teacher_id))
         self._remember(password)
         return Person(username, password, role, student_id)
+
+    def stand_in(self, role: str, api: Api, admin_token: Callable[[], str]) -> Person:
+        """The suite's own account of ROLE, for a target whose secrets name none (a student gets a synthetic record,
+        enrolled through the API by ADMIN_TOKEN's administrator)."""
+        try:
+            student_id = None
+            if role == "student":
+                student_id = self.student(admin_token(), api, "Verification Student", f"verify-{self.tag}@example.org")
+            return self.account(role, student_id=student_id, label="-qa")
+        except psycopg.Error as error:
+            raise ProbeError(next(iter(str(error).strip().splitlines()), "the database refused")) from None
 
     def accounts(self, count: int, student_ids: list[int]) -> list[Person]:
         """Many student accounts at once (the load test's users), one shared hash."""
