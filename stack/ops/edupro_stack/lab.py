@@ -185,7 +185,7 @@ def _authorise(server: LabServer) -> str:
 
 
 def ssh_config_text(server: LabServer) -> str:
-    return (f"# The {server.env} lab's {server.tier if server.tier != 'all' else ''} server ({server.name}), "
+    return (f"# The {server.env} lab's {'' if server.tier == 'all' else server.tier + ' '}server ({server.name}), "
             "written by ./deploy.sh lab up\n"
             f"Host {server.address}\n"
             f"    User {USER}\n"
@@ -223,7 +223,7 @@ def names_lab_server(layout: Layout, env: str, address: str) -> bool:
     return env in TIERS and servers(layout, env)[0].address == address
 
 
-def _start(layout: Layout, server: LabServer, tag: str) -> None:
+def _start(server: LabServer, tag: str) -> None:
     found = _container(server)
     definition = f"{tag} caps={','.join(CAPABILITIES)}"
     if found and found["Config"]["Labels"].get("org.edupro.lab.definition") != definition:
@@ -247,7 +247,7 @@ def up(layout: Layout, env: str) -> list[LabServer]:
     _ensure_network()
     _operator_key(made[0])
     for server in made:  # side by side: each boots while the next is created
-        _start(layout, server, tag)
+        _start(server, tag)
     keys = []
     for server in made:
         _wait_ready(server)

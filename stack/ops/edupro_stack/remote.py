@@ -293,10 +293,10 @@ def deliver_configuration(layout: Layout, server: Server, env: str, tiers: list[
     sudo(server, f"install -d -m 755 {RUN} && umask 077 && cat > {RUN}/secrets-{env}.json.new && "
                  f"chmod 600 {RUN}/secrets-{env}.json.new && mv {RUN}/secrets-{env}.json.new {RUN}/secrets-{env}.json",
          stdin=json.dumps(secrets_for(values, server.tier)).encode(), what="the delivery of the secrets")
-    values = host_settings(server)
+    host = host_settings(server)
     if tiers:
-        values.update(tier_settings(server, tiers))
-    settings = yaml.safe_dump(values, sort_keys=False).encode()
+        host.update(tier_settings(server, tiers))
+    settings = yaml.safe_dump(host, sort_keys=False).encode()
     sudo(server, f"cat > {RUN}/host.yaml && chmod 644 {RUN}/host.yaml", stdin=settings, what="the delivery of host.yaml")
 
 
