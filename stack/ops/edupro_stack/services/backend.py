@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
+from pathlib import Path
 
 import requests
 
@@ -53,8 +55,23 @@ def process_environment(cfg: StackConfig, layout: Layout, colour: str, version: 
             "PYTHONPATH": str(layout.repo / "stack" / "backend"), "HOME": str(layout.run), **values}
 
 
+def log_config(cfg: StackConfig, layout: Layout) -> Path:
+    """uvicorn's own logging as JSON lines (OPS-05): with several workers its parent process, which never imports
+    the application, writes its start and stop lines before any worker configures logging."""
+    config = {"version": 1, "disable_existing_loggers": False,
+              "formatters": {"json": {"()": "edupro_api.logs.JsonLines"}},
+              "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+              "loggers": {name: {"handlers": ["stdout"], "level": cfg.logging.level, "propagate": False}
+                          for name in ("uvicorn", "uvicorn.error")}
+              | {"uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False}}}
+    path = layout.run / "uvicorn-logging.json"
+    path.write_text(json.dumps(config, indent=1))
+    return path
+
+
 def start(cfg: StackConfig, layout: Layout, colour: str, version: str) -> None:
     env = process_environment(cfg, layout, colour, version)
+    logging_config = log_config(cfg, layout)
     for index, port in enumerate(ports(cfg, colour)):
         name = instance_name(colour, index)
         if pid_of(name, layout.pids):
@@ -62,6 +79,7 @@ def start(cfg: StackConfig, layout: Layout, colour: str, version: str) -> None:
         require_free("127.0.0.1", port, f"the {colour} backend")
         command = [str(layout.python), "-m", "uvicorn", "edupro_api.main:app", "--host", listen_address(cfg),
                    "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "20",
+                   "--log-config", str(logging_config),
                    "--workers", str(cfg.api.workers)]
         # The interpreter of the project's venv may live where the service user cannot reach
         # (pyenv under /root), so the API runs as the operator.
