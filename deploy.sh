@@ -31,14 +31,17 @@ The stack (local processes by default):
   config [--env ENV]          merge and validate the configuration (secrets hidden); --config-dir DIR checks a copy
 
 Lab servers (containers on this machine standing in for a provider's VMs, see README):
-  lab up|down|status [--env staging] [--json]
-                              a fresh Debian 12 server with sshd (key login for deploy, sudo), cron, logrotate,
-                              ufw (22, 80, 443) and fail2ban; nothing of EduPro until up --env staging puts it there
+  lab up|down|status [--env staging|production] [--json]
+                              staging: a fresh Debian 12 server with sshd (key login for deploy, sudo), cron,
+                              logrotate, ufw (22, 80, 443) and fail2ban; production: four such servers, web, two
+                              application servers and data, each behind its tier's firewall (the paper's security
+                              groups); nothing of EduPro until up --env ENV puts it there
 
 The acceptance suite:
   verify [--env ENV] [pytest options]   bring the stack up and verify it, phase by phase: development here;
-                                        staging on its server (the lab server made if the profile names it,
-                                        deployed over SSH, verified from outside with what QA is handed)
+                                        staging on its server, production on its three tiers' servers (the lab
+                                        servers made if the profile names them, deployed over SSH, verified from
+                                        outside and on each server with what QA is handed)
   qa-secrets --env ENV                  write what QA is handed for ENV on its server (run/qa-secrets-ENV.yaml)
   bench [--quick] [--only PART...] [--steps N,N]
                                         benchmarks: suite speed, capacity (--steps: its user counts), deploy
