@@ -363,8 +363,9 @@ def up_tiers(layout: Layout, env: str, tiers: list[Server]) -> str:
     ensure_frontend(layout)
     release, payload = bundle(layout, cfg.application.version)
 
+    _on_each(tiers, check_access)  # every server reachable and usable before any is touched
+
     def prepare(server: Server) -> tuple[str, str]:
-        check_access(server)
         install_packages(server)
         upload_wheels(layout, server)
         folder = upload_release(layout, server, release, payload)
