@@ -300,7 +300,7 @@ def _listening(host: Any, label: str) -> set[tuple[str, int]]:
     try:
         listing = host.run("ss -Hltn")
     except Exception as error:  # testinfra raises its backend's own errors for an unreachable host
-        raise TargetError(f"{label}: cannot run commands on the host ({str(error).strip()[:120]}); check "
+        raise TargetError(f"{label}: cannot run commands on the host ({_reason(error)}); check "
                           "target.host, target.hosts and target.ssh_config") from None
     if listing.rc != 0:
         raise TargetError(f"{label}: `ss -Hltn` failed on the host; it needs iproute2")
@@ -311,6 +311,13 @@ def _listening(host: Any, label: str) -> set[tuple[str, int]]:
         if port.isdigit():
             listening.add((address.strip("[]").replace("*", "0.0.0.0"), int(port)))
     return listening
+
+
+def _reason(error: Exception) -> str:
+    """The last line the failed command wrote (testinfra's SSH backend raises with the command's result)."""
+    detail = error.args[0] if error.args else error
+    text = str(getattr(detail, "stderr", None) or detail).strip()
+    return (text.splitlines() or ["no answer"])[-1][:160]
 
 
 def _observed(host_spec: str, spec: Any, where: dict[str, str], ssh_config: str | None) -> Inventory:
