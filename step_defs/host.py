@@ -114,15 +114,21 @@ def pg_recent(pg_version: str, evidence: Evidence) -> None:
 def compute_plan(profile: Profile, target: Target) -> dict[str, Any]:
     plan = probe.capacity_plan(profile.requirements["PLAN-01"].thresholds)
     total = {k: sum(c[k] for c in plan.values()) for k in ("cores", "memory_gb", "storage_gb")}
-    provided = {"cores": probe.cpu(target.host).cores, "memory_gb": probe.memory_bytes(target.host) / 1e9,
+    # Every server's cores and memory count (the tiers on servers of their own); storage is the data volume's.
+    cores = on_every_host(target, lambda host: probe.cpu(host).cores)
+    memory = on_every_host(target, probe.memory_bytes)
+    provided = {"cores": float(sum(cores.values())), "memory_gb": sum(memory.values()) / 1e9,
                 "storage_gb": data_volume(target).size_bytes / 1e9}
-    return {"components": plan, "total": total, "provided": provided}
+    return {"components": plan, "total": total, "provided": provided,
+            "per_host": {label or "the host": {"cores": cores[label], "memory_gb": round(memory[label] / 1e9, 1)}
+                         for label in cores}}
 
 
 @then("the target provides at least the planned cores, memory and storage")
 def plan_fits(plan: dict[str, Any], evidence: Evidence) -> None:
     evidence.record("capacity plan (paper's formula, per component)", plan["components"])
     evidence.record("planned in all", plan["total"])
+    evidence.record("provided by each server", plan["per_host"])
     evidence.record("provided by the target", {k: round(v, 1) for k, v in plan["provided"].items()})
     gaps = [f"{key} {plan['provided'][key]:.1f} < {need}" for key, need in plan["total"].items()
             if plan["provided"][key] < need]
