@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,12 +71,13 @@ def specs_naming_the_test_lab(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> ProductionLab:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionLab]:
     env = {**os.environ, "EDUPRO_LAB_ADDRESS": WEB, "EDUPRO_RUN_DIR": str(RUN_DIR), "EDUPRO_PORT_OFFSET": ""}
     made = ProductionLab(specs_naming_the_test_lab(tmp_path_factory.mktemp("production-lab")), env)
     gone = made.deploy("lab", "down", "--env", "production")
     assert gone.returncode == 0, gone.stderr
-    return made
+    yield made
+    made.deploy("lab", "down", "--env", "production")  # four servers' services would slow the tests after these
 
 
 def test_production_from_nothing_is_deployed_tier_by_tier_and_verified_between_its_servers(
