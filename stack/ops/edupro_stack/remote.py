@@ -288,6 +288,26 @@ def secrets_for(values: dict[str, str], tier: str) -> dict[str, str]:
             for key, value in values.items()}
 
 
+def check_secrets(layout: Layout, server: Server, env: str) -> None:
+    """A server that already runs with other secrets than the operator's (another checkout made them) is refused
+    before anything is delivered: its database and cache would refuse the new ones, and supervision would start its
+    services with them. Compared in memory, never printed."""
+    found = sudo(server, f"cat {RUN}/secrets-{env}.json 2>/dev/null || true").stdout.decode().strip()
+    if not found:
+        return  # a server never deployed to
+    try:
+        theirs = json.loads(found)
+    except ValueError:
+        return  # unreadable: it is replaced
+    ours = json.loads(layout.secrets_file(env).read_text())
+    kept = SECRETS_OF_TIER.get(server.tier, tuple(ours))
+    differing = [key for key in kept if key in theirs and theirs[key] != ours.get(key)]
+    if differing:
+        raise TargetError(f"{server.label}: runs with other secrets than {layout.secrets_file(env)} ({len(differing)} "
+                          f"differ): deploy from the checkout whose run directory made them (copy its "
+                          f"secrets-{env}.json here), or delete the server to start anew; nothing was changed")
+
+
 def deliver_configuration(layout: Layout, server: Server, env: str, tiers: list[Server] | None = None) -> None:
     values = json.loads(layout.secrets_file(env).read_text())  # generated on the operator's side by load(); never printed
     sudo(server, f"install -d -m 755 {RUN} && umask 077 && cat > {RUN}/secrets-{env}.json.new && "
@@ -333,6 +353,7 @@ def up(layout: Layout, env: str, server: Server) -> str:
         return up_tiers(layout, env, tiers)
     cfg = load(layout, env)  # validated here, and the secrets generated here, before the server is touched
     check_access(server)
+    check_secrets(layout, server, env)
     install_packages(server)
     from .stack import ensure_frontend
     ensure_frontend(layout)
@@ -363,7 +384,8 @@ def up_tiers(layout: Layout, env: str, tiers: list[Server]) -> str:
     ensure_frontend(layout)
     release, payload = bundle(layout, cfg.application.version)
 
-    _on_each(tiers, check_access)  # every server reachable and usable before any is touched
+    _on_each(tiers, check_access)  # every server reachable and usable, and on the same secrets, before any is touched
+    _on_each(tiers, lambda server: check_secrets(layout, server, env))
 
     def prepare(server: Server) -> tuple[str, str]:
         install_packages(server)
