@@ -148,7 +148,7 @@ def read_jails(target: Target) -> dict[str, str]:
 def ssh_jail(jails: dict[str, str], evidence: Evidence) -> None:
     def check(label: str, found: str) -> None:
         if found.startswith("not running"):
-            raise AssertionError(f"{label}: fail2ban is {found}".strip())
+            raise AssertionError(f"{label + ': ' if label else ''}fail2ban is {found}")
         listed = found.strip().splitlines()[-1].split(":", 1)[-1]
         names = [j.strip() for j in listed.split(",") if j.strip()]
         evidence.expect_true("fail2ban jails", names, "sshd" in found, "an sshd jail", source=label,

@@ -137,7 +137,7 @@ def loopback_throughput_mbps(megabytes: int = 64) -> float:
 
 def http_throughput_mbps(host: Any, address: str, port: int, transfers: int = 20) -> float:
     """TCP throughput from HOST to ADDRESS measured by downloads over a port the firewall admits between them: the
-    largest script the frontend's page names, fetched TRANSFERS times (bytes over the time curl took)."""
+    first script the frontend's page names (its bundle), fetched TRANSFERS times (bytes over the time curl took)."""
     page = host.run(f"curl -s --max-time 5 http://{address}:{port}/")
     scripts = re.findall(r'src="(/[^"]+\.js)"', page.stdout)
     if page.rc != 0 or not scripts:
