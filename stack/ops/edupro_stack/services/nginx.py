@@ -130,13 +130,7 @@ def start_frontend(cfg: StackConfig, layout: Layout) -> None:
         (folder / "tmp" / kind).mkdir(parents=True, exist_ok=True)
     frontend_conf(layout).write_text(render_frontend(cfg, layout))
     give(folder)
-    nginx = which("nginx", "/usr/sbin")
-    run(as_service_user([nginx, "-t", "-q", "-c", str(frontend_conf(layout))]), what="nginx -t (frontend)")
-    if pid_of(NAME, folder):
-        run(as_service_user([nginx, "-s", "reload", "-c", str(frontend_conf(layout))]), what="frontend reload")
-        return
-    run(as_service_user([nginx, "-c", str(frontend_conf(layout))]), what="frontend start")
-    wait_for_port("127.0.0.1", cfg.tiers.frontend_port, "the frontend")
+    _start(frontend_conf(layout), folder, cfg.tiers.frontend_port, "the frontend")
 
 
 def frontend_running(layout: Layout) -> bool:
@@ -144,14 +138,7 @@ def frontend_running(layout: Layout) -> bool:
 
 
 def stop_frontend(layout: Layout) -> None:
-    folder = layout.run / "frontend"
-    if pid_of(NAME, folder) is not None:
-        try:
-            run(as_service_user([which("nginx", "/usr/sbin"), "-s", "quit", "-c", str(frontend_conf(layout))]),
-                what="frontend stop")
-        except StackError:
-            pass
-        stop_daemon(NAME, folder)
+    _stop(frontend_conf(layout), layout.run / "frontend", "the frontend")
 
 
 PROXY = """proxy_pass http://edupro_backend;
@@ -191,25 +178,41 @@ def write(cfg: StackConfig, layout: Layout, live: list[str]) -> None:
     give(layout.nginx)
 
 
-def test_config(layout: Layout) -> None:
-    run(as_service_user([which("nginx", "/usr/sbin"), "-t", "-q", "-c", str(conf_path(layout))]),
-        what="nginx -t")
+# One nginx instance's control, by its configuration file and the folder of its pid file: the proxy's, and on an
+# application server the frontend's.
+def _nginx(conf: Path, *args: str, what: str) -> None:
+    run(as_service_user([which("nginx", "/usr/sbin"), *args, "-c", str(conf)]), what=what)
+
+
+def _start(conf: Path, folder: Path, port: int, name: str) -> None:
+    """Checked, then started, or reloaded if it runs (old workers finish their requests, new ones take new
+    connections)."""
+    _nginx(conf, "-t", "-q", what=f"nginx -t ({name})")
+    if pid_of(NAME, folder):
+        _nginx(conf, "-s", "reload", what=f"{name} reload")
+        return
+    _nginx(conf, what=f"{name} start")
+    wait_for_port("127.0.0.1", port, name)
+
+
+def _stop(conf: Path, folder: Path, name: str) -> None:
+    if pid_of(NAME, folder) is None:
+        return
+    try:
+        _nginx(conf, "-s", "quit", what=f"{name} stop")
+    except StackError:
+        pass
+    stop_daemon(NAME, folder)
 
 
 def start(cfg: StackConfig, layout: Layout) -> None:
-    test_config(layout)
-    if pid_of(NAME, layout.nginx):
-        reload(layout)
-        return
-    run(as_service_user([which("nginx", "/usr/sbin"), "-c", str(conf_path(layout))]), what="nginx start")
-    wait_for_port("127.0.0.1", cfg.proxy.https_port, "nginx")
+    _start(conf_path(layout), layout.nginx, cfg.proxy.https_port, "nginx")
 
 
 def reload(layout: Layout) -> None:
     """Graceful: old workers finish their requests while new ones take new connections."""
-    test_config(layout)
-    run(as_service_user([which("nginx", "/usr/sbin"), "-s", "reload", "-c", str(conf_path(layout))]),
-        what="nginx reload")
+    _nginx(conf_path(layout), "-t", "-q", what="nginx -t")
+    _nginx(conf_path(layout), "-s", "reload", what="nginx reload")
 
 
 def switch(cfg: StackConfig, layout: Layout, live: list[str]) -> None:
@@ -218,12 +221,4 @@ def switch(cfg: StackConfig, layout: Layout, live: list[str]) -> None:
 
 
 def stop(layout: Layout) -> None:
-    pid = pid_of(NAME, layout.nginx)
-    if pid is None:
-        return
-    try:
-        run(as_service_user([which("nginx", "/usr/sbin"), "-s", "quit", "-c", str(conf_path(layout))]),
-            what="nginx stop")
-    except StackError:
-        pass
-    stop_daemon(NAME, layout.nginx)
+    _stop(conf_path(layout), layout.nginx, "nginx")
