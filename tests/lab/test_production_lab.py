@@ -14,14 +14,12 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import TALLY
 from tests.helpers import REPO, run_suite
-from tests.lab.test_staging_lab import evidence_of
+from tests.lab.test_staging_lab import caught_and_healed, evidence_of
 
 FIRST = int(os.environ.get("EDUPRO_TEST_PRODUCTION_LAB_FIRST", "120"))
 WEB, APP1, APP2, DATA = (f"172.31.240.{FIRST + i}" for i in range(4))
@@ -138,20 +136,5 @@ TIER_FAULTS = (
 
 @pytest.mark.parametrize("fault", TIER_FAULTS, ids=[f.name for f in TIER_FAULTS])
 def test_a_fault_on_one_tier_is_caught_and_undone(lab: ProductionLab, fault: TierFault, tmp_path: Path) -> None:
-    TALLY["injected"].append(f"production-lab:{fault.name}")
-    marker = f"REQ-{fault.breaks}"
-    broken: dict[str, Any] = {}
-    try:
-        applied = lab.on(fault.server, fault.apply)
-        assert applied.returncode == 0, applied.stderr
-        lab.verify(tmp_path / "broken", "-m", marker)
-        broken = evidence_of(tmp_path / "broken")["requirements"][fault.breaks]
-    finally:
-        undone = lab.on(fault.server, fault.undo)
-    caught = broken.get("status") == "failed"
-    (TALLY["caught"] if caught else TALLY["missed"]).append(f"production-lab:{fault.name}")
-    assert caught, f"{fault.name} was not caught by {fault.breaks}: {broken.get('status')}: {broken.get('reason')}"
-    assert undone.returncode == 0, undone.stderr
-    lab.verify(tmp_path / "healed", "-m", marker)
-    healed = evidence_of(tmp_path / "healed")["requirements"][fault.breaks]
-    assert healed["status"] == "passed", f"after undoing {fault.name}: {healed['status']}: {healed['reason']}"
+    caught_and_healed(f"production-lab:{fault.name}", fault.breaks, lambda command: lab.on(fault.server, command),
+                      fault.apply, fault.undo, lab.verify, tmp_path)

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,24 +159,31 @@ SERVER_FAULTS = (
 )
 
 
+def caught_and_healed(name: str, breaks: str, on_server: Callable[[str], subprocess.CompletedProcess[str]],
+                      apply: str, undo: str, verify: Callable[..., Any], reports: Path) -> None:
+    """A fault applied on a server (as root) turns BREAKS red, and once undone it is green again; tallied as NAME."""
+    TALLY["injected"].append(name)
+    marker = f"REQ-{breaks}"
+    broken: dict[str, Any] = {}
+    try:
+        applied = on_server(apply)
+        assert applied.returncode == 0, applied.stderr
+        verify(reports / "broken", "-m", marker)
+        broken = evidence_of(reports / "broken")["requirements"][breaks]
+    finally:
+        undone = on_server(undo)
+    caught = broken.get("status") == "failed"
+    (TALLY["caught"] if caught else TALLY["missed"]).append(name)
+    assert caught, f"{name} was not caught by {breaks}: {broken.get('status')}: {broken.get('reason')}"
+    assert undone.returncode == 0, undone.stderr
+    verify(reports / "healed", "-m", marker)
+    healed = evidence_of(reports / "healed")["requirements"][breaks]
+    assert healed["status"] == "passed", f"after undoing {name}: {healed['status']}: {healed['reason']}"
+
+
 @pytest.mark.parametrize("fault", SERVER_FAULTS, ids=[f.name for f in SERVER_FAULTS])
 def test_a_fault_on_the_server_is_caught_and_undone(lab: Lab, fault: ServerFault, tmp_path: Path) -> None:
-    TALLY["injected"].append(f"lab:{fault.name}")
-    marker = f"REQ-{fault.breaks}"
-    try:
-        applied = lab.on_server(fault.apply)
-        assert applied.returncode == 0, applied.stderr
-        lab.verify(tmp_path / "broken", "-m", marker)
-        broken = evidence_of(tmp_path / "broken")["requirements"][fault.breaks]
-    finally:
-        undone = lab.on_server(fault.undo)
-    caught = broken["status"] == "failed"
-    (TALLY["caught"] if caught else TALLY["missed"]).append(f"lab:{fault.name}")
-    assert caught, f"{fault.name} was not caught by {fault.breaks}: {broken['status']}: {broken['reason']}"
-    assert undone.returncode == 0, undone.stderr
-    lab.verify(tmp_path / "healed", "-m", marker)
-    healed = evidence_of(tmp_path / "healed")["requirements"][fault.breaks]
-    assert healed["status"] == "passed", f"after undoing {fault.name}: {healed['status']}: {healed['reason']}"
+    caught_and_healed(f"lab:{fault.name}", fault.breaks, lab.on_server, fault.apply, fault.undo, lab.verify, tmp_path)
 
 
 def test_a_service_that_stops_is_started_again_by_supervision(lab: Lab) -> None:
