@@ -1,51 +1,82 @@
-"""Database engines and sessions: asynchronous for the API's requests, synchronous for the seed script."""
+"""Database access: the API's requests share one psycopg connection pool per process; the seed script uses
+SQLAlchemy's synchronous engine (and migrations their own).
+
+The API speaks SQL to psycopg directly: the ORM's sessions, identity map and greenlet bridge cost about half of
+a request's CPU (py-spy under the capacity bench), and every statement here is a few lines of SQL anyway.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Engine, create_engine, make_url
 
-from .config import get_settings
+from .config import Settings, get_settings
+
+Row = dict[str, Any]
+_pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] | None = None
 
 
-def _engine_options() -> dict[str, Any]:
-    s = get_settings()
-    return {"pool_size": s.db_pool_size, "max_overflow": s.db_max_overflow, "pool_timeout": s.db_pool_timeout,
-            "pool_recycle": s.db_pool_recycle, "pool_pre_ping": True,
-            "connect_args": {"sslmode": s.database_sslmode, "options": "-c timezone=UTC", "client_encoding": "UTF8"}}
+def _connection_options(s: Settings) -> dict[str, Any]:
+    return {"sslmode": s.database_sslmode, "options": "-c timezone=UTC", "client_encoding": "UTF8"}
 
 
 @lru_cache
 def get_engine() -> Engine:
-    return create_engine(get_settings().database_url, **_engine_options())
+    s = get_settings()
+    return create_engine(s.database_url, pool_pre_ping=True, connect_args=_connection_options(s))
 
 
-@lru_cache
-def get_async_engine() -> AsyncEngine:
-    """psycopg's asyncio connection: a request waits for PostgreSQL without holding a thread (a sync handler
-    cost a thread-pool hand-off per dependency and per statement's wait, most of a request's time under load)."""
-    return create_async_engine(get_settings().database_url, **_engine_options())
+async def open_pool() -> None:
+    """Connections are opened as requests need them, up to pool size + overflow, and closed after ten idle
+    minutes down to two; each lives at most db_pool_recycle seconds."""
+    global _pool
+    s = get_settings()
+    conninfo = make_url(s.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    _pool = AsyncConnectionPool(conninfo, min_size=min(2, s.db_pool_size), max_size=s.db_pool_size + s.db_max_overflow,
+                                timeout=s.db_pool_timeout, max_lifetime=s.db_pool_recycle, open=False,
+                                kwargs={"autocommit": True, "row_factory": dict_row, **_connection_options(s)})
+    await _pool.open(wait=False)
 
 
-@lru_cache
-def _sessions(autocommit: bool) -> async_sessionmaker[AsyncSession]:
-    engine = get_async_engine()
-    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine,
-                              expire_on_commit=False)
+async def close_pool() -> None:
+    if _pool is not None:
+        await _pool.close()
 
 
-async def get_session() -> AsyncIterator[AsyncSession]:
-    """Each statement commits on its own: no BEGIN and COMMIT round trips around a request's reads and its one
-    disclosure INSERT (which is durable before the answer leaves, as DATA-02 wants)."""
-    async with _sessions(autocommit=True)() as session:
-        yield session
+@asynccontextmanager
+async def connection(timeout: float | None = None) -> AsyncIterator[psycopg.AsyncConnection[Row]]:
+    """A pooled connection in autocommit: each statement is its own transaction (use `transaction()` for more).
+    Waits up to TIMEOUT seconds (db_pool_timeout by default) for one."""
+    if _pool is None:
+        raise RuntimeError("the database pool is not open")
+    async with _pool.connection(timeout) as conn:
+        yield conn
 
 
-async def get_transaction() -> AsyncIterator[AsyncSession]:
-    """One transaction, committed by the route: for a change of several rows that must happen whole or not at all."""
-    async with _sessions(autocommit=False)() as session:
-        yield session
+async def fetch(sql: str, params: dict[str, Any] | tuple[Any, ...] = (), timeout: float | None = None) -> list[Row]:
+    """One statement, its rows. Connections are not pinged before use (a round trip per request): a connection
+    that died since (PostgreSQL restarted) fails here, the pool then checks its idle ones, and the statement
+    runs once more on a live one."""
+    for attempt in (1, 2):
+        async with connection(timeout) as conn:
+            try:
+                cursor = await conn.execute(sql, params)
+                return await cursor.fetchall() if cursor.description else []
+            except psycopg.OperationalError:
+                if attempt == 2 or not conn.broken:
+                    raise
+        if _pool is not None:
+            await _pool.check()
+    raise AssertionError("unreachable")
+
+
+async def fetch_one(sql: str, params: dict[str, Any] | tuple[Any, ...] = ()) -> Row | None:
+    rows = await fetch(sql, params)
+    return rows[0] if rows else None

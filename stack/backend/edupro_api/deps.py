@@ -1,4 +1,4 @@
-"""Dependency aliases: the session, settings, the signed-in user, and the rate limit."""
+"""Dependency aliases: the signed-in user and the rate limit, and the process's settings and field cipher."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import ratelimit
+from . import db, ratelimit
+from .access import Reader
 from .config import Settings, get_settings
-from .db import get_session, get_transaction
-from .models import User
 from .security import FieldCipher, decode_access_token
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/login/access-token", auto_error=False)
@@ -30,36 +28,33 @@ def get_cipher() -> FieldCipher:
     return FieldCipher(get_settings().data_encryption_key.get_secret_value())
 
 
-async def cipher() -> FieldCipher:
-    return get_cipher()
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]  # each statement commits on its own
-TransactionDep = Annotated[AsyncSession, Depends(get_transaction)]  # all of the route's changes or none
 SettingsDep = Annotated[Settings, Depends(settings)]
-CipherDep = Annotated[FieldCipher, Depends(cipher)]
 
 _UNAUTHORIZED = HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated",
                               headers={"WWW-Authenticate": "Bearer"})
 
 
-async def current_user(request: Request, session: SessionDep, settings: SettingsDep,
-                       token: Annotated[str | None, Depends(oauth2)]) -> User:
+async def current_user(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Reader:
+    """The token's account if it is still active (looked up on every request: an erased student's or a
+    deactivated account's token stops working at once)."""
     if not token:
         await ratelimit.enforce(f"ip:{ratelimit.client_address(request)}")
         raise _UNAUTHORIZED
     try:
-        claims = decode_access_token(token, settings)
+        claims = decode_access_token(token, get_settings())
         user_id = int(str(claims["sub"]))
+        if not 0 < user_id < 2**31:  # the users table's integer key
+            raise ValueError(user_id)
     except (jwt.InvalidTokenError, ValueError):
         await ratelimit.enforce(f"ip:{ratelimit.client_address(request)}")
         raise _UNAUTHORIZED from None
     await ratelimit.enforce(f"user:{user_id}")
-    user = await session.get(User, user_id)
-    if user is None or not user.active:
+    row = await db.fetch_one("SELECT id, username, role, student_id, teacher_id FROM users WHERE id = %s AND active",
+                             (user_id,))
+    if row is None:
         raise _UNAUTHORIZED
-    request.scope["edupro_user_id"] = user.id
-    return user
+    request.scope["edupro_user_id"] = user_id
+    return Reader(**row)
 
 
-CurrentUser = Annotated[User, Depends(current_user)]
+CurrentUser = Annotated[Reader, Depends(current_user)]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import ValidationError
 
-from . import logs
+from . import db, logs
 from .config import Settings, get_settings
 from .metrics import MetricsMiddleware
 from .ml import get_model
@@ -35,10 +37,19 @@ def create_app() -> FastAPI:
         raise SystemExit(1) from None
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await db.open_pool()
+    try:
+        yield
+    finally:
+        await db.close_pool()
+
+
 def _build(settings: Settings) -> FastAPI:
     get_model()  # fail at start, not at the first prediction, when the model is missing
     docs = settings.api_docs
-    app = FastAPI(title="EduPro API", version=settings.release_version, debug=settings.debug,
+    app = FastAPI(title="EduPro API", version=settings.release_version, debug=settings.debug, lifespan=_lifespan,
                   docs_url=f"{API_PREFIX}/docs" if docs else None,
                   redoc_url=None, openapi_url=f"{API_PREFIX}/openapi.json" if docs else None)
     app.add_middleware(MetricsMiddleware)

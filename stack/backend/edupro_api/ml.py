@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Annotated, Any, Literal
 import joblib
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .config import get_settings
 
@@ -57,18 +60,72 @@ class FeatureSet(BaseModel):
     G2: Grade
 
 
+@dataclass(frozen=True)
+class LinearScorer:
+    """The fitted logistic regression read as its arrays: a weight per category of each one-hot column, a
+    (mean, scale, weight) per scaled column, the intercept. Gives predict_proba's answer in microseconds, where
+    the pipeline costs milliseconds a call (a DataFrame, a ColumnTransformer, sparse matrices)."""
+
+    categories: dict[str, dict[Any, float]]
+    scaled: dict[str, tuple[float, float, float]]
+    intercept: float
+
+    @classmethod
+    def of(cls, pipeline: Any) -> "LinearScorer | None":
+        """None for anything but train.py's pipeline (one-hot and scaled columns, then logistic regression)."""
+        try:
+            columns, classifier = pipeline.named_steps["columns"], pipeline.named_steps["classifier"]
+            if not isinstance(classifier, LogisticRegression) or len(classifier.classes_) != 2 \
+                    or columns.remainder != "drop":
+                return None
+            weights = iter(classifier.coef_[0].tolist())
+            categories: dict[str, dict[Any, float]] = {}
+            scaled: dict[str, tuple[float, float, float]] = {}
+            for _, transformer, names in columns.transformers_:
+                if isinstance(transformer, OneHotEncoder) and transformer.drop is None:
+                    for name, values in zip(names, transformer.categories_, strict=True):
+                        categories[name] = {value: next(weights) for value in values.tolist()}
+                elif isinstance(transformer, StandardScaler):
+                    for name, mean, scale in zip(names, transformer.mean_.tolist(), transformer.scale_.tolist(),
+                                                 strict=True):
+                        scaled[name] = (mean, scale, next(weights))
+                elif transformer != "drop":
+                    return None
+            if next(weights, None) is not None:
+                return None
+            return cls(categories, scaled, float(classifier.intercept_[0]))
+        except (AttributeError, KeyError, TypeError, StopIteration):
+            return None
+
+    def contributions(self, values: dict[str, Any]) -> dict[str, float]:
+        """Each input's share of the log-odds (an unknown category adds nothing, as handle_unknown="ignore")."""
+        shares = {name: weights.get(values[name], 0.0) for name, weights in self.categories.items()}
+        shares.update({name: (values[name] - mean) / scale * weight
+                       for name, (mean, scale, weight) in self.scaled.items()})
+        return shares
+
+    def probability(self, values: dict[str, Any]) -> float:
+        return 1.0 / (1.0 + math.exp(-(self.intercept + sum(self.contributions(values).values()))))
+
+
 @dataclass(frozen=True, eq=False)
 class Model:
     pipeline: Any
     card: dict[str, Any]
+    scorer: LinearScorer | None
 
     @property
     def version(self) -> str:
         return str(self.card["version"])
 
     def predict(self, features: FeatureSet) -> tuple[bool, float]:
+        """From the fitted arrays when the model is train.py's logistic regression; otherwise the pipeline (call
+        it off the event loop: milliseconds)."""
         values = features.model_dump()
-        probability = self._probability(tuple(values[name] for name in self.card["features"]))
+        if self.scorer is not None:
+            probability = self.scorer.probability(values)
+        else:
+            probability = self._probability(tuple(values[name] for name in self.card["features"]))
         return probability >= 0.5, probability
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one model per process, never freed anyway
@@ -82,4 +139,5 @@ class Model:
 def get_model() -> Model:
     folder = Path(get_settings().ml_model_path)
     card = json.loads((folder / "model_card.json").read_text())
-    return Model(pipeline=joblib.load(folder / "model.joblib"), card=card)
+    pipeline = joblib.load(folder / "model.joblib")
+    return Model(pipeline=pipeline, card=card, scorer=LinearScorer.of(pipeline))

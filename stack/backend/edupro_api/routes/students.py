@@ -4,83 +4,75 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, status
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from ..access import disclose, readable_student
-from ..deps import CipherDep, CurrentUser, SessionDep, TransactionDep
-from ..models import Disclosure, Enrolment, Grade, Role, SchoolClass, Student, User
-from ..security import FieldCipher
+from .. import db
+from ..access import Reader, read_and_disclose, readable
+from ..deps import CurrentUser, get_cipher
+from ..models import Role
 
 router = APIRouter(tags=["students"])
 Purpose = Annotated[str | None, Header(alias="X-Disclosure-Purpose")]
 
 
-def record_of(student: Student, cipher: FieldCipher) -> dict[str, Any]:
-    grade = student.grade
+def record_of(row: db.Row) -> dict[str, Any]:
+    """A student's record as the API shows it: e-mail and date of birth opened, grades beside the attributes."""
+    cipher = get_cipher()
     return {
-        "id": student.id, "student_no": student.student_no, "school": student.school,
-        "name": student.name, "email": cipher.open(student.email_enc),
-        "birth_date": cipher.open(student.birth_date_enc), "synthetic": student.synthetic,
-        "attributes": student.attributes,
-        "grades": {"G1": grade.g1, "G2": grade.g2, "G3": grade.g3} if grade else None,
-        "directory_opt_out": student.directory_opt_out,
-        "erased": student.erased_at is not None,
+        "id": row["id"], "student_no": row["student_no"], "school": row["school"],
+        "name": row["name"], "email": cipher.open(row["email_enc"]),
+        "birth_date": cipher.open(row["birth_date_enc"]), "synthetic": row["synthetic"],
+        "attributes": row["attributes"],
+        "grades": {"G1": row["g1"], "G2": row["g2"], "G3": row["g3"]} if row["g1"] is not None else None,
+        "directory_opt_out": row["directory_opt_out"],
+        "erased": row["erased_at"] is not None,
     }
 
 
-def own_student_id(user: CurrentUser) -> int:
+def own_student_id(user: Reader) -> int:
     if user.role != Role.student or user.student_id is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only a student has an own record")
     return user.student_id
 
 
 @router.get("/students/me")
-async def read_own(user: CurrentUser, session: SessionDep, cipher: CipherDep, purpose: Purpose = None) -> dict[str, Any]:
-    student = await readable_student(session, user, own_student_id(user))
-    await disclose(session, user, student.id, "education_record", purpose)
-    return record_of(student, cipher)
+async def read_own(user: CurrentUser, purpose: Purpose = None) -> dict[str, Any]:
+    return record_of(await read_and_disclose(user, own_student_id(user), "education_record", purpose))
 
 
 @router.get("/students/{student_id}")
-async def read_student(student_id: int, user: CurrentUser, session: SessionDep, cipher: CipherDep,
-                       purpose: Purpose = None) -> dict[str, Any]:
-    student = await readable_student(session, user, student_id)
-    await disclose(session, user, student.id, "education_record", purpose)
-    return record_of(student, cipher)
+async def read_student(student_id: int, user: CurrentUser, purpose: Purpose = None) -> dict[str, Any]:
+    return record_of(await read_and_disclose(user, student_id, "education_record", purpose))
 
 
 @router.get("/students/{student_id}/export")
-async def export_student(student_id: int, user: CurrentUser, session: SessionDep, cipher: CipherDep) -> dict[str, Any]:
+async def export_student(student_id: int, user: CurrentUser) -> dict[str, Any]:
     """GDPR Art. 15: the student's own data, including who has seen it."""
     if user.role == Role.teacher:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "student not found")
-    student = await readable_student(session, user, student_id)
-    await disclose(session, user, student.id, "data_export", "data subject access request")
-    seen = (await session.scalars(select(Disclosure).where(Disclosure.student_id == student.id)
-                                  .order_by(Disclosure.id))).all()
-    classes = (await session.scalars(select(SchoolClass.name).join(Enrolment, Enrolment.class_id == SchoolClass.id)
-                                     .where(Enrolment.student_id == student.id))).all()
-    return {"exported_at": datetime.now(UTC).isoformat(), "record": record_of(student, cipher),
-            "classes": list(classes),
-            "disclosures": [{"at": d.disclosed_at.isoformat(), "by_role": d.actor_role, "record": d.record,
-                             "purpose": d.purpose} for d in seen]}
+    row = await read_and_disclose(user, student_id, "data_export", "data subject access request")
+    seen = await db.fetch("SELECT disclosed_at, actor_role, record, purpose FROM disclosures WHERE student_id = %s "
+                          "ORDER BY id", (student_id,))
+    classes = await db.fetch("SELECT c.name FROM classes c JOIN enrolments e ON e.class_id = c.id "
+                             "WHERE e.student_id = %s", (student_id,))
+    return {"exported_at": datetime.now(UTC).isoformat(), "record": record_of(row),
+            "classes": [c["name"] for c in classes],
+            "disclosures": [{"at": d["disclosed_at"].isoformat(), "by_role": d["actor_role"], "record": d["record"],
+                             "purpose": d["purpose"]} for d in seen]}
 
 
 @router.delete("/students/{student_id}")
-async def erase_student(student_id: int, user: CurrentUser, session: TransactionDep) -> dict[str, Any]:
+async def erase_student(student_id: int, user: CurrentUser) -> dict[str, Any]:
     """GDPR Art. 17: remove what identifies the student; keep grades and attributes for aggregates."""
     if user.role != Role.administrator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only an administrator may erase")
-    student = await readable_student(session, user, student_id)
-    student.name = f"erased student {student.id}"
-    student.email_enc = None
-    student.birth_date_enc = None
-    student.erased_at = datetime.now(UTC)
-    for account in await session.scalars(select(User).where(User.student_id == student.id)):
-        account.active = False
-    await session.commit()
-    return {"id": student.id, "erased": True, "kept": ["grades", "attributes", "enrolments"]}
+    await readable(user, student_id)
+    async with db.connection() as conn, conn.transaction():  # the record and its accounts, whole or not at all
+        await conn.execute("UPDATE students SET name = %s, email_enc = NULL, birth_date_enc = NULL, erased_at = now() "
+                           "WHERE id = %s", (f"erased student {student_id}", student_id))
+        await conn.execute("UPDATE users SET active = false WHERE student_id = %s", (student_id,))
+    return {"id": student_id, "erased": True, "kept": ["grades", "attributes", "enrolments"]}
 
 
 class NewStudent(BaseModel):
@@ -96,20 +88,26 @@ class NewStudent(BaseModel):
 
 
 @router.post("/students", status_code=status.HTTP_201_CREATED)
-async def enrol_student(body: NewStudent, user: CurrentUser, session: TransactionDep, cipher: CipherDep) -> dict[str, Any]:
+async def enrol_student(body: NewStudent, user: CurrentUser) -> dict[str, Any]:
     """An administrator enrols a student; e-mail and date of birth are sealed before storage."""
     if user.role != Role.administrator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only an administrator may enrol students")
-    student = Student(student_no=body.student_no, school=body.school, name=body.name,
-                      email_enc=cipher.seal(body.email), birth_date_enc=cipher.seal(body.birth_date),
-                      synthetic=body.synthetic, attributes=body.attributes)
-    session.add(student)
-    await session.flush()
-    session.add(Grade(student_id=student.id, g1=body.grades["G1"], g2=body.grades["G2"], g3=body.grades["G3"]))
-    if body.class_id is not None:
-        session.add(Enrolment(student_id=student.id, class_id=body.class_id))
-    await session.commit()
-    return {"id": student.id}
+    cipher = get_cipher()
+    async with db.connection() as conn, conn.transaction():  # the student, the grades and the class, or nothing
+        cursor = await conn.execute(
+            "INSERT INTO students (student_no, school, name, email_enc, birth_date_enc, synthetic, attributes) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (body.student_no, body.school, body.name, cipher.seal(body.email), cipher.seal(body.birth_date),
+             body.synthetic, Jsonb(body.attributes)))
+        created = await cursor.fetchone()
+        assert created is not None  # INSERT … RETURNING answers one row or raises
+        student_id = created["id"]
+        await conn.execute("INSERT INTO grades (student_id, g1, g2, g3) VALUES (%s, %s, %s, %s)",
+                           (student_id, body.grades["G1"], body.grades["G2"], body.grades["G3"]))
+        if body.class_id is not None:
+            await conn.execute("INSERT INTO enrolments (student_id, class_id) VALUES (%s, %s)",
+                               (student_id, body.class_id))
+    return {"id": student_id}
 
 
 class OptOut(BaseModel):
@@ -117,42 +115,42 @@ class OptOut(BaseModel):
 
 
 @router.put("/students/me/directory-opt-out")
-async def set_directory_opt_out(body: OptOut, user: CurrentUser, session: SessionDep) -> dict[str, bool]:
-    student = await readable_student(session, user, own_student_id(user))
-    student.directory_opt_out = body.opt_out
-    await session.commit()
-    return {"directory_opt_out": student.directory_opt_out}
+async def set_directory_opt_out(body: OptOut, user: CurrentUser) -> dict[str, bool]:
+    row = await db.fetch_one("UPDATE students SET directory_opt_out = %s WHERE id = %s RETURNING directory_opt_out",
+                             (body.opt_out, own_student_id(user)))
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "student not found")
+    return {"directory_opt_out": row["directory_opt_out"]}
 
 
 @router.get("/directory")
-async def directory(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+async def directory(user: CurrentUser) -> list[dict[str, Any]]:
     """Directory information (FERPA 99.37): name and school, never for a student who opted out."""
-    rows = (await session.execute(select(Student.id, Student.name, Student.school)
-                                  .where(Student.directory_opt_out.is_(False), Student.erased_at.is_(None))
-                                  .order_by(Student.id))).all()
-    return [{"id": r.id, "name": r.name, "school": r.school} for r in rows]
+    return await db.fetch("SELECT id, name, school FROM students WHERE NOT directory_opt_out AND erased_at IS NULL "
+                          "ORDER BY id")
 
 
 @router.get("/directory/{student_id}")
-async def directory_entry(student_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
-    student = await session.get(Student, student_id)
-    if student is None or student.directory_opt_out or student.erased_at is not None:
+async def directory_entry(student_id: int, user: CurrentUser) -> dict[str, Any]:
+    entry = await db.fetch_one("SELECT id, name, school FROM students "
+                               "WHERE id = %s AND NOT directory_opt_out AND erased_at IS NULL", (student_id,))
+    if entry is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no directory entry")
-    return {"id": student.id, "name": student.name, "school": student.school}
+    return entry
 
 
 @router.get("/classes")
-async def my_classes(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+async def my_classes(user: CurrentUser) -> list[dict[str, Any]]:
     if user.role not in (Role.teacher, Role.administrator):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only teachers and administrators list classes")
-    query = select(SchoolClass).order_by(SchoolClass.id)
-    if user.role == Role.teacher:
-        query = query.where(SchoolClass.teacher_id == user.teacher_id)
-    result = []
-    for school_class in await session.scalars(query):
-        students = (await session.execute(
-            select(Student.id, Student.name).join(Enrolment, Enrolment.student_id == Student.id)
-            .where(Enrolment.class_id == school_class.id).order_by(Student.id))).all()
-        result.append({"id": school_class.id, "name": school_class.name,
-                       "students": [{"id": s.id, "name": s.name} for s in students]})
-    return result
+    rows = await db.fetch(
+        "SELECT c.id, c.name, s.id AS student_id, s.name AS student_name FROM classes c "
+        "LEFT JOIN enrolments e ON e.class_id = c.id LEFT JOIN students s ON s.id = e.student_id "
+        "WHERE %(all)s OR c.teacher_id = %(teacher)s ORDER BY c.id, s.id",
+        {"all": user.role == Role.administrator, "teacher": user.teacher_id})
+    classes: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        entry = classes.setdefault(row["id"], {"id": row["id"], "name": row["name"], "students": []})
+        if row["student_id"] is not None:
+            entry["students"].append({"id": row["student_id"], "name": row["student_name"]})
+    return list(classes.values())
