@@ -1,0 +1,47 @@
+"""The backend predicts from the fitted logistic regression's arrays (microseconds) instead of the pipeline
+(milliseconds): the two must give the same probability for every student of the data set."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+STACK = Path(__file__).resolve().parents[2] / "stack"
+sys.path[:0] = [str(STACK / "backend"), str(STACK / "ml")]
+
+import train  # noqa: E402
+
+from edupro_api.ml import FeatureSet, LinearScorer  # noqa: E402
+
+
+def test_the_arrays_give_the_pipelines_probability_for_every_student() -> None:
+    frame = train.load()
+    features = train.CATEGORICAL + train.NUMERIC
+    pipeline = train.build_pipeline().fit(frame[features], (frame["G3"] >= 10).astype(int))
+    scorer = LinearScorer.of(pipeline)
+    assert scorer is not None
+    expected = pipeline.predict_proba(frame[features])[:, 1]
+    for row, probability in zip(frame[features].to_dict("records"), expected, strict=True):
+        values = FeatureSet(**row).model_dump()
+        assert scorer.probability(values) == pytest.approx(probability, abs=1e-12)
+
+
+def test_an_unknown_category_adds_nothing_as_the_encoder_ignores_it() -> None:
+    frame = train.load()
+    features = train.CATEGORICAL + train.NUMERIC
+    pipeline = train.build_pipeline().fit(frame[features], (frame["G3"] >= 10).astype(int))
+    scorer = LinearScorer.of(pipeline)
+    assert scorer is not None
+    row = frame[features].iloc[[0]].copy()
+    row["Mjob"] = "astronaut"
+    values = {**row.to_dict("records")[0]}
+    assert scorer.probability(values) == pytest.approx(pipeline.predict_proba(row)[0, 1], abs=1e-12)
+
+
+def test_any_other_model_is_left_to_its_own_predict_proba() -> None:
+    from sklearn.dummy import DummyClassifier
+
+    assert LinearScorer.of(DummyClassifier()) is None
+    assert LinearScorer.of(object()) is None
