@@ -12,9 +12,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from typing import Any
 
-from locust import SequentialTaskSet, between, task
+from gevent.event import Event
+from locust import SequentialTaskSet, between, events, task
 from locust.contrib.fasthttp import FastHttpUser
+from locust.runners import Runner, WorkerRunner
 
 _ACCOUNTS = json.loads(open(os.environ["EDUPRO_LOAD_ACCOUNTS"]).read()) if os.environ.get("EDUPRO_LOAD_ACCOUNTS") else []
 # A distributed run gives each worker its own share of the accounts (EDUPRO_LOAD_SHARE="index/count"), so no
@@ -23,6 +26,22 @@ _INDEX, _COUNT = (int(n) for n in os.environ.get("EDUPRO_LOAD_SHARE", "0/1").spl
 _ACCOUNTS = _ACCOUNTS[_INDEX::_COUNT]
 _NEXT = itertools.count()
 LOGIN = "login"
+
+# A user starts the journey once load/run.py says every user of the run has logged in: the journey then measures
+# the API under its users' steady load, not queued behind the log-ins' bcrypt (a quarter of a second of CPU each,
+# by design). load/run.py sends READY to its own runner, or as a Locust master to every worker.
+READY = "edupro-every-user-logged-in"
+_EVERYONE_LOGGED_IN = Event()
+
+
+def listen_for_ready(runner: Runner) -> None:
+    runner.register_message(READY, lambda **_: _EVERYONE_LOGGED_IN.set())
+
+
+@events.init.add_listener
+def _on_worker_start(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        listen_for_ready(environment.runner)
 
 
 class Journey(SequentialTaskSet):
@@ -54,3 +73,5 @@ class Student(FastHttpUser):
                 return
             token = response.json()["access_token"]
         self.headers = {"Authorization": f"Bearer {token}", "X-Disclosure-Purpose": "EduPro acceptance load test"}
+        _EVERYONE_LOGGED_IN.wait()
+        self.wait()  # a think time before the first request too, so the users do not start all at once

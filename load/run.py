@@ -27,9 +27,9 @@ from locust.runners import WORKER_REPORT_INTERVAL, Runner
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from locustfile import LOGIN, Student  # noqa: E402
+from locustfile import LOGIN, READY, Student, listen_for_ready  # noqa: E402
 
-SETTLE_SECONDS = 3
+SETTLE_SECONDS = 5
 # Log-ins still finishing after this long without one more finished: the target has stopped answering them.
 LOGIN_STALL_SECONDS = 30
 
@@ -76,6 +76,7 @@ def main() -> None:
         wait_for_workers(runner, args.workers)
     else:
         runner = env.create_local_runner()
+        listen_for_ready(runner)
     try:
         for users in [int(n) for n in args.users.split(",")]:
             print(json.dumps({**measure(env, runner, users, args), "workers": args.workers,
@@ -93,13 +94,17 @@ def wait_for_logins(env: Environment, count: int) -> None:
     """Steady state only: every new user has logged in. Users arrive at the spawn rate, but bcrypt at cost 12
     decides how fast they are logged in (a few a second per core, by design), so the wait follows the log-ins
     themselves, for as long as they keep finishing."""
-    logins = env.stats.get(LOGIN, "POST")
-    start = logins.num_requests
-    seen, changed = start, time.monotonic()
-    while logins.num_requests - start < count and time.monotonic() - changed < LOGIN_STALL_SECONDS:
+    start = seen = logins_finished(env)
+    changed = time.monotonic()
+    while seen - start < count and time.monotonic() - changed < LOGIN_STALL_SECONDS:
         gevent.sleep(0.2)
-        if logins.num_requests != seen:
-            seen, changed = logins.num_requests, time.monotonic()
+        if logins_finished(env) != seen:
+            seen, changed = logins_finished(env), time.monotonic()
+
+
+def logins_finished(env: Environment) -> int:
+    """Looked up each time: Locust replaces its statistics' entries when the first users start."""
+    return env.stats.get(LOGIN, "POST").num_requests
 
 
 def measure(env: Environment, runner: Runner, users: int, args: argparse.Namespace) -> dict[str, object]:
@@ -109,7 +114,8 @@ def measure(env: Environment, runner: Runner, users: int, args: argparse.Namespa
     logins = env.stats.get(LOGIN, "POST")
     login_figures = {"logins": logins.num_requests, "login_failures": logins.num_failures,
                      "login_p95_ms": logins.get_response_time_percentile(0.95)}
-    gevent.sleep(SETTLE_SECONDS)  # let the requests queued behind the log-ins drain
+    runner.send_message(READY)  # the users begin (or go on with) their journeys
+    gevent.sleep(SETTLE_SECONDS)  # each user's first think time (1–3 s) before the window opens
     env.stats.reset_all()
     gevent.sleep(args.seconds)
     running = runner.user_count

@@ -296,9 +296,12 @@ FAULTS: list[Fault] = [
     Fault("audit-trigger-toothless", "the append-only trigger is enabled but lets every rewrite through",
           ("DATA-02",), Sql(APPEND_ONLY.format(body="RETURN NULL;"),
                             APPEND_ONLY.format(body="RAISE EXCEPTION 'disclosures is append-only';"))),
+    # A trigger that drops the entry silently: the read still answers 200 (a rule DO INSTEAD NOTHING would make
+    # PostgreSQL refuse the API's read-and-record statement outright, a louder fault than this one).
     Fault("reads-not-audited", "record reads no longer leave a disclosure entry", ("DATA-02",),
-          Sql("CREATE RULE fault_no_audit AS ON INSERT TO disclosures DO INSTEAD NOTHING",
-              "DROP RULE fault_no_audit ON disclosures")),
+          Sql("CREATE FUNCTION fault_no_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;\n"
+              "CREATE TRIGGER fault_no_audit BEFORE INSERT ON disclosures FOR EACH ROW EXECUTE FUNCTION fault_no_audit()",
+              "DROP TRIGGER fault_no_audit ON disclosures;\nDROP FUNCTION fault_no_audit()")),
     Fault("students-see-everything", "new accounts are silently made administrators", ("DATA-01",),
           Sql("CREATE FUNCTION fault_escalate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
               "NEW.role := 'administrator'; RETURN NEW; END $$;\n"
