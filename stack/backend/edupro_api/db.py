@@ -52,7 +52,8 @@ async def close_pool() -> None:
 
 @asynccontextmanager
 async def connection(timeout: float | None = None) -> AsyncIterator[psycopg.AsyncConnection[Row]]:
-    """A pooled connection in autocommit: each statement is its own transaction (use `transaction()` for more).
+    """A pooled connection in autocommit: each statement is its own transaction (`conn.transaction()` around
+    several that must happen whole or not at all).
     Waits up to TIMEOUT seconds (db_pool_timeout by default) for one."""
     if _pool is None:
         raise RuntimeError("the database pool is not open")
@@ -63,7 +64,8 @@ async def connection(timeout: float | None = None) -> AsyncIterator[psycopg.Asyn
 async def fetch(sql: str, params: dict[str, Any] | tuple[Any, ...] = (), timeout: float | None = None) -> list[Row]:
     """One statement, its rows. Connections are not pinged before use (a round trip per request): a connection
     that died since (PostgreSQL restarted) fails here, the pool then checks its idle ones, and the statement
-    runs once more on a live one."""
+    runs once more on a live one (a read's disclosure may then be recorded twice if the connection broke after the
+    commit; never not at all)."""
     for attempt in (1, 2):
         async with connection(timeout) as conn:
             try:
