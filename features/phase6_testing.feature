@@ -48,12 +48,14 @@ Feature: Phase 6 — Testing and quality assurance
     And a teacher reads only their class's students
     And an administrator reads every student
     And no refused answer contains the other student's data
+    And only the class's teacher and an administrator see its class list, with its students only
 
   @REQ-DATA-02
   Scenario: Every record read is disclosed in an append-only record
     Given two fixture students in different classes, their teacher and an administrator
     When the teacher reads a student's record once
     Then exactly one disclosure is recorded with who, what, when and why
+    And the teacher's class list records one disclosure for each student it shows
     And the application's database role cannot alter or delete disclosures
     And rewriting a disclosure is refused to the application and to the schema's owner alike
 

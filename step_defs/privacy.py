@@ -90,6 +90,19 @@ def no_leak(matrix: dict[tuple[str, str], Any], roles: dict[str, Any], api: Api,
                          message=f"refused answers carry the student's name: {', '.join(leaks)}")
 
 
+@then("only the class's teacher and an administrator see its class list, with its students only")
+def class_list_rule(roles: dict[str, Any], api: Api, evidence: Evidence) -> None:
+    path = f"/api/v1/classes/{roles['class_id']}/students"
+    answers = {who: api.get(path, person.token) for who, person in roles["people"].items()}
+    evidence.record("answers to the class list", {who: r.status_code for who, r in answers.items()})
+    seen = {who: sorted(s["id"] for s in r.json()["students"]) for who, r in answers.items() if r.status_code == 200}
+    expected = {"teacher": [roles["ids"]["first"]], "admin": [roles["ids"]["first"]]}
+    evidence.expect_true("who sees the class list, and whom", seen, seen == expected,
+                         "its teacher and an administrator; its one student",
+                         message=f"the class list was seen by {', '.join(seen) or 'nobody'} "
+                                 f"with {sum(map(len, seen.values()))} students in all")
+
+
 @when("the teacher reads a student's record once", target_fixture="disclosed")
 def teacher_reads(roles: dict[str, Any], api: Api, target: Target) -> dict[str, Any]:
     sid = roles["ids"]["first"]
@@ -112,6 +125,21 @@ def one_entry(disclosed: dict[str, Any], api: Api, roles: dict[str, Any], eviden
     complete = actor == teacher_id and role == "teacher" and bool(record and purpose and when_)
     evidence.expect_true("entry", entry, complete, "the teacher, the record, when and why",
                          message="the entry lacks who, what, when or why")
+
+
+@then("the teacher's class list records one disclosure for each student it shows")
+def class_list_disclosed(roles: dict[str, Any], api: Api, target: Target, evidence: Evidence) -> None:
+    sid = roles["ids"]["first"]
+    before = len(privacy.disclosures(target, sid))
+    response = api.get(f"/api/v1/classes/{roles['class_id']}/students", roles["people"]["teacher"].token)
+    after = privacy.disclosures(target, sid)
+    shown = [s["id"] for s in response.json()["students"]] if response.status_code == 200 else []
+    added = len(after) - before
+    recorded = added == 1 and after[-1][1] == "teacher" and after[-1][2] == "class_view"
+    evidence.expect_true("disclosures added by one class list", added, response.status_code == 200 and shown == [sid]
+                         and recorded, "one per student shown, by the teacher",
+                         message=f"the class list answered {response.status_code}, showed {len(shown)} students "
+                                 f"and added {added} disclosure entries")
 
 
 @then("the application's database role cannot alter or delete disclosures")

@@ -1,4 +1,4 @@
-"""What people look at, in Debian's Chromium: the frontend, and a report's cover and matrix."""
+"""What people look at, in Debian's Chromium: a report's cover and matrix (the frontend's pages: test_pages.py)."""
 
 from __future__ import annotations
 
@@ -22,20 +22,6 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield browser
         browser.close()
-
-
-def test_a_student_logs_in_and_sees_their_prediction(browser: Browser, stack: dict[str, Any],
-                                                    accounts: dict[str, dict[str, str]], tmp_path: Path) -> None:
-    page = browser.new_page(ignore_https_errors=True)
-    page.goto(stack["base_url"] + "/")
-    page.fill("input[name=username]", accounts["student"]["username"])
-    page.fill("input[name=password]", accounts["student"]["password"])
-    page.click("button[type=submit]")
-    prediction = page.get_by_test_id("prediction")
-    prediction.wait_for(timeout=15000)
-    assert "Predicted outcome" in prediction.inner_text()
-    assert "model 1.0.0" in prediction.inner_text()
-    page.screenshot(path=str(tmp_path / "student.png"))
 
 
 def test_report_cover_and_matrix_show_the_verdicts(browser: Browser, stack: dict[str, Any], tmp_path: Path) -> None:

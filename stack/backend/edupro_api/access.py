@@ -36,6 +36,22 @@ READ_AND_DISCLOSE = f"""
     )
     SELECT * FROM shown"""
 
+# A class's students as its teacher (or an administrator) sees them: every student shown is a disclosure, all
+# recorded by the same statement. No row: not the reader's class (or none such).
+CLASS_AND_DISCLOSE = """
+    WITH taught AS (
+        SELECT c.id, c.name FROM classes c
+        WHERE c.id = %(class)s AND (%(role)s = 'administrator' OR (%(role)s = 'teacher' AND c.teacher_id = %(teacher)s))
+    ), shown AS (
+        SELECT s.id, s.name, s.attributes, s.erased_at, g.g1, g.g2, g.g3
+        FROM taught t JOIN enrolments e ON e.class_id = t.id JOIN students s ON s.id = e.student_id
+        LEFT JOIN grades g ON g.student_id = s.id
+    ), recorded AS (
+        INSERT INTO disclosures (actor_user_id, actor_role, student_id, record, purpose)
+        SELECT %(user)s, %(role)s, id, %(record)s, %(purpose)s FROM shown
+    )
+    SELECT t.id AS class_id, t.name AS class_name, shown.* FROM taught t LEFT JOIN shown ON true ORDER BY shown.id"""
+
 READ = f"SELECT {_RECORD} FROM students s LEFT JOIN grades g ON g.student_id = s.id WHERE {_READABLE}"
 
 
@@ -62,6 +78,17 @@ async def read_and_disclose(reader: Reader, student_id: int, record: str, purpos
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "student not found")
     return row
+
+
+async def class_and_disclose(reader: Reader, class_id: int, purpose: str | None) -> tuple[str, list[db.Row]]:
+    """The class's name and its students (with grades) if READER teaches it or administers; each student's
+    disclosure recorded. 404 otherwise, whether the class is missing or another teacher's."""
+    rows = await db.fetch(CLASS_AND_DISCLOSE, {"class": class_id, "role": reader.role, "teacher": reader.teacher_id,
+                                               "user": reader.id, "record": "class_view",
+                                               "purpose": (purpose or DEFAULT_PURPOSE)[:200]})
+    if not rows:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "class not found")
+    return rows[0]["class_name"], [row for row in rows if row["id"] is not None]
 
 
 async def readable(reader: Reader, student_id: int) -> db.Row:

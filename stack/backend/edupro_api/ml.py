@@ -107,6 +107,16 @@ class LinearScorer:
     def probability(self, values: dict[str, Any]) -> float:
         return 1.0 / (1.0 + math.exp(-(self.intercept + sum(self.contributions(values).values()))))
 
+    def influences(self, values: dict[str, Any], top: int = 3) -> list[dict[str, Any]]:
+        """The TOP inputs that moved this prediction most, against a student with average values (a category's
+        weight less its column's mean weight; a scaled value's share is already centred on the mean)."""
+        shares = self.contributions(values)
+        for name, weights in self.categories.items():
+            shares[name] -= sum(weights.values()) / len(weights)
+        ranked = sorted(shares.items(), key=lambda item: -abs(item[1]))[:top]
+        return [{"input": name, "value": values[name], "effect": "raises" if share > 0 else "lowers",
+                 "log_odds": round(share, 3)} for name, share in ranked]
+
 
 @dataclass(frozen=True, eq=False)
 class Model:
@@ -127,6 +137,10 @@ class Model:
         else:
             probability = self._probability(tuple(values[name] for name in self.card["features"]))
         return probability >= 0.5, probability
+
+    def influences(self, features: FeatureSet) -> list[dict[str, Any]]:
+        """What mattered most for this student (empty for a model that is not a logistic regression)."""
+        return self.scorer.influences(features.model_dump()) if self.scorer is not None else []
 
     @lru_cache(maxsize=4096)  # noqa: B019 - one model per process, never freed anyway
     def _probability(self, values: tuple[Any, ...]) -> float:

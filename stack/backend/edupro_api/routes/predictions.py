@@ -42,7 +42,7 @@ async def predict(body: PredictionRequest, user: CurrentUser) -> dict[str, Any]:
         passes, probability = await run_in_threadpool(model.predict, features)
     PREDICTIONS.labels("pass" if passes else "fail").inc()
     return {"prediction": "pass" if passes else "fail", "probability": round(probability, 4),
-            "model_version": model.version}
+            "model_version": model.version, "influences": model.influences(features)}
 
 
 @router.get("/model")
