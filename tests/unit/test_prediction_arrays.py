@@ -45,3 +45,16 @@ def test_any_other_model_is_left_to_its_own_predict_proba() -> None:
 
     assert LinearScorer.of(DummyClassifier()) is None
     assert LinearScorer.of(object()) is None
+
+
+def test_what_mattered_most_is_ranked_by_its_share_of_the_log_odds() -> None:
+    frame = train.load()
+    features = train.CATEGORICAL + train.NUMERIC
+    pipeline = train.build_pipeline().fit(frame[features], (frame["G3"] >= 10).astype(int))
+    scorer = LinearScorer.of(pipeline)
+    assert scorer is not None
+    influences = scorer.influences(FeatureSet(**frame[features].iloc[0].to_dict()).model_dump())
+    assert len(influences) == 3
+    shares = [abs(i["log_odds"]) for i in influences]
+    assert shares == sorted(shares, reverse=True)
+    assert all(i["effect"] == ("raises" if i["log_odds"] > 0 else "lowers") for i in influences)
