@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import urllib3
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.helpers import deploy, status
 
@@ -52,3 +54,17 @@ def client(stack: dict[str, Any]) -> Client:
 @pytest.fixture(scope="session")
 def token(client: Client, accounts: dict[str, dict[str, str]]) -> dict[str, str]:
     return {role: client.login(account) for role, account in accounts.items()}
+
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, one per test module."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield browser
+        browser.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 STACK = Path(__file__).resolve().parents[2] / "stack"
@@ -15,26 +17,30 @@ import train  # noqa: E402
 
 from edupro_api.ml import FeatureSet, LinearScorer  # noqa: E402
 
+FEATURES = train.CATEGORICAL + train.NUMERIC
 
-def test_the_arrays_give_the_pipelines_probability_for_every_student() -> None:
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[pd.DataFrame, Any, LinearScorer]:
+    """train.py's pipeline fitted on the data set, and its arrays."""
     frame = train.load()
-    features = train.CATEGORICAL + train.NUMERIC
-    pipeline = train.build_pipeline().fit(frame[features], (frame["G3"] >= 10).astype(int))
+    pipeline = train.build_pipeline().fit(frame[FEATURES], (frame["G3"] >= 10).astype(int))
     scorer = LinearScorer.of(pipeline)
     assert scorer is not None
-    expected = pipeline.predict_proba(frame[features])[:, 1]
-    for row, probability in zip(frame[features].to_dict("records"), expected, strict=True):
+    return frame[FEATURES], pipeline, scorer
+
+
+def test_the_arrays_give_the_pipelines_probability_for_every_student(fitted: tuple[pd.DataFrame, Any, LinearScorer]) -> None:
+    frame, pipeline, scorer = fitted
+    expected = pipeline.predict_proba(frame)[:, 1]
+    for row, probability in zip(frame.to_dict("records"), expected, strict=True):
         values = FeatureSet(**row).model_dump()
         assert scorer.probability(values) == pytest.approx(probability, abs=1e-12)
 
 
-def test_an_unknown_category_adds_nothing_as_the_encoder_ignores_it() -> None:
-    frame = train.load()
-    features = train.CATEGORICAL + train.NUMERIC
-    pipeline = train.build_pipeline().fit(frame[features], (frame["G3"] >= 10).astype(int))
-    scorer = LinearScorer.of(pipeline)
-    assert scorer is not None
-    row = frame[features].iloc[[0]].copy()
+def test_an_unknown_category_adds_nothing_as_the_encoder_ignores_it(fitted: tuple[pd.DataFrame, Any, LinearScorer]) -> None:
+    frame, pipeline, scorer = fitted
+    row = frame.iloc[[0]].copy()
     row["Mjob"] = "astronaut"
     values = {**row.to_dict("records")[0]}
     assert scorer.probability(values) == pytest.approx(pipeline.predict_proba(row)[0, 1], abs=1e-12)
@@ -47,13 +53,9 @@ def test_any_other_model_is_left_to_its_own_predict_proba() -> None:
     assert LinearScorer.of(object()) is None
 
 
-def test_what_mattered_most_is_ranked_by_its_share_of_the_log_odds() -> None:
-    frame = train.load()
-    features = train.CATEGORICAL + train.NUMERIC
-    pipeline = train.build_pipeline().fit(frame[features], (frame["G3"] >= 10).astype(int))
-    scorer = LinearScorer.of(pipeline)
-    assert scorer is not None
-    influences = scorer.influences(FeatureSet(**frame[features].iloc[0].to_dict()).model_dump())
+def test_what_mattered_most_is_ranked_by_its_share_of_the_log_odds(fitted: tuple[pd.DataFrame, Any, LinearScorer]) -> None:
+    frame, _, scorer = fitted
+    influences = scorer.influences(FeatureSet(**frame.iloc[0].to_dict()).model_dump())
     assert len(influences) == 3
     shares = [abs(i["log_odds"]) for i in influences]
     assert shares == sorted(shares, reverse=True)
