@@ -189,9 +189,13 @@ main() {
       local env="development"
       if [ "${1:-}" = "--env" ]; then env="${2:?--env needs a value}"; shift 2; fi
       ensure_packages; ensure_venv
+      # The arguments are checked before anything is made or deployed; the deploy tool reads the run's own specs
+      # folder (--specs), so it acts only on the servers the run's profile names.
+      EDUPRO_SPECS="$(cd "$ROOT" && "$PY" -m edupro_verify.suite.options --env "$env" "$@")" || exit $?
+      export EDUPRO_SPECS
       if [ "$env" = "development" ]; then stack up --env development
       else  # an environment on its own server: its lab server up if the profile names it, deployed over SSH
-        grep -qs '^ *ssh_config: *run/lab/' "$ROOT/specs/environments/$env.yaml" && ensure_docker
+        grep -qs '^ *ssh_config: *run/lab/' "$EDUPRO_SPECS/environments/$env.yaml" && ensure_docker
         local provisioned handed release
         provisioned="$(stack provision --env "$env")" || exit $?
         read -r handed release <<< "$provisioned" || true

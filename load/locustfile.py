@@ -17,6 +17,7 @@ from typing import Any
 from gevent.event import Event
 from locust import SequentialTaskSet, between, events, task
 from locust.contrib.fasthttp import FastHttpUser
+from locust.exception import StopUser
 from locust.runners import Runner, WorkerRunner
 
 _ACCOUNTS = json.loads(open(os.environ["EDUPRO_LOAD_ACCOUNTS"]).read()) if os.environ.get("EDUPRO_LOAD_ACCOUNTS") else []
@@ -69,8 +70,9 @@ class Student(FastHttpUser):
                               data={"username": account["username"], "password": account["password"]}) as response:
             if response.status_code != 200:
                 response.failure(f"log-in answered {response.status_code}")
-                self.headers = {}
-                return
+                # A user who could not log in leaves: requests without a token would fill the per-address rate
+                # limit that the suite's own later checks (SEC-01) are sent under.
+                raise StopUser()
             token = response.json()["access_token"]
         self.headers = {"Authorization": f"Bearer {token}", "X-Disclosure-Purpose": "EduPro acceptance load test"}
         _EVERYONE_LOGGED_IN.wait()

@@ -42,8 +42,20 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     run = start(config, env, specs)
     config.stash[RUN] = run
+    _quiet_terminal(config)
     config.option.xmlpath = str(run.dir / "junit.xml")
     config.option.cucumber_json_path = str(run.dir / "cucumber.json")
+
+
+def _quiet_terminal(config: pytest.Config) -> None:
+    """A person reads one line per failed requirement (the summary), not pytest's tracebacks through the fixture
+    machinery: those only when asked for (--tb, -r)."""
+    given = config.invocation_params.args
+    if not any(str(a).startswith("--tb") for a in given):
+        config.option.tbstyle = "no"
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not any(str(a).startswith("-r") for a in given):
+        reporter.reportchars = ""
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -26,6 +26,7 @@ from .spec import Profile
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS_VARIABLE = "EDUPRO_VERIFY_SECRETS"
+SPECS_VARIABLE = "EDUPRO_SPECS"  # the specs folder the deployment's own tool reads its profiles from
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Target:
     sudo: bool = False
     where: dict[str, str] = field(default_factory=dict)  # service or path -> the tier whose first host holds it
     ssh_config: str | None = None
+    specs: Path | None = None  # the run's specs folder: the deploy tool acts on the servers its profiles name
 
     @cached_property
     def host(self) -> Any:
@@ -124,14 +126,16 @@ class Target:
         return self.host_of(service)
 
     def deploy(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """The target's own deploy.sh (config, release, rollback), for the checks that exercise it."""
+        """The target's own deploy.sh (config, release, rollback), for the checks that exercise it. It reads the run's
+        own specs folder, so it acts only on the servers the run's profile names."""
         if self.deploy_command is None:
             raise ProbeError("this check needs the deployment's own tool: add target.deploy (command, arguments) "
                              "to the profile")
         command, *tail = self.deploy_command
         tail = [] if "--env" in args else tail  # a call that names its environment keeps it
+        env = {**os.environ, SPECS_VARIABLE: str(self.specs.resolve())} if self.specs else None
         return subprocess.run([command, *args, *tail], capture_output=True, text=True, timeout=600, check=False,
-                              cwd=REPO)
+                              cwd=REPO, env=env)
 
     def on_host(self, service: dict[str, Any]) -> tuple[str, int]:
         """A service's address as the target host sees it (behind a tunnel: the server's end)."""
@@ -281,7 +285,7 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                   prometheus_url=prometheus_url, database=database, cache=cache, paths=paths,
                   secrets=secrets, driver=status.get("driver", "remote"),
                   inventory=inventory, tier_hosts=spec.hosts, deploy_command=deploy_command, sudo=spec.sudo,
-                  where=where, ssh_config=ssh_config)
+                  where=where, ssh_config=ssh_config, specs=profile.specs)
 
 
 def _where(spec: Any) -> dict[str, str]:

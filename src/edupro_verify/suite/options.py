@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,30 @@ def parse_phases(text: str | None) -> set[int]:
             raise pytest.UsageError(f"--phase {text}: there are eight phases, 1 to 8")
         phases.update(range(low, high + 1))
     return phases
+
+
+def check_before_provisioning(argv: list[str]) -> int:
+    """`deploy.sh verify` asks this before it makes or deploys anything: the environment, --phase and --specs as
+    the run will take them. Prints the specs folder (the deploy tool then reads the same profiles), or one line
+    saying what is wrong (exit 4, as pytest's own bad input)."""
+    import argparse
+
+    from ..spec import SpecError, load_profile
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--env", default="development")
+    parser.add_argument("--phase")
+    parser.add_argument("--specs", default=str(SPECS))
+    known, _ = parser.parse_known_args(argv)
+    try:
+        parse_phases(known.phase)
+        load_profile(known.env, Path(known.specs))
+    except (pytest.UsageError, SpecError) as error:
+        print(f"deploy.sh: {error}", file=sys.stderr)
+        return 4
+    print(Path(known.specs).resolve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(check_before_provisioning(sys.argv[1:]))

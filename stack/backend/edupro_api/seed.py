@@ -38,6 +38,7 @@ GRADE_COLUMNS = {"G1", "G2", "G3"}
 NUMERIC = {"age", "Medu", "Fedu", "traveltime", "studytime", "failures", "famrel", "freetime",
            "goout", "Dalc", "Walc", "health", "absences"}
 DEMO = [("demo.student", Role.student), ("demo.teacher", Role.teacher), ("demo.admin", Role.administrator)]
+SCHOOL_ADMIN = "school.admin"
 
 
 def class_of(school: str, index_in_school: int) -> str:
@@ -101,15 +102,36 @@ def create_demo_accounts(session: Session, accounts_file: Path) -> None:
         json.dump(accounts, handle, indent=2)
 
 
+def create_school_accounts(session: Session) -> int:
+    """The school's own accounts: one per teacher and an administrator. Their passwords are random and kept
+    nowhere: the school hands each person a password of their own (an administrator sets it), never this
+    deploy."""
+    if session.scalar(select(func.count()).select_from(User).where(User.username == SCHOOL_ADMIN)):
+        return 0
+    rounds = get_settings().bcrypt_rounds
+    teachers = session.scalars(select(Teacher.id).order_by(Teacher.id)).all()
+    people = [(f"teacher.{n}", Role.teacher, teacher) for n, teacher in enumerate(teachers, start=1)]
+    people.append((SCHOOL_ADMIN, Role.administrator, None))
+    for username, role, teacher in people:
+        session.add(User(username=username, password_hash=hash_password(secrets.token_urlsafe(18), rounds), role=role,
+                         teacher_id=teacher, active=True))
+    session.commit()
+    return len(people)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, required=True)
     parser.add_argument("--demo-accounts", type=Path, help="development only: write demo credentials here")
+    parser.add_argument("--school-accounts", action="store_true",
+                        help="the school's own accounts (teachers, an administrator), passwords kept nowhere")
     args = parser.parse_args()
     with Session(get_engine()) as session:
         loaded = load_students(session, args.csv)
         if args.demo_accounts:
             create_demo_accounts(session, args.demo_accounts)
+        if args.school_accounts:
+            create_school_accounts(session)
     print(json.dumps({"students_loaded": loaded}))
 
 

@@ -105,7 +105,7 @@ def run_migration(cfg: StackConfig, layout: Layout, driver: str = DRIVER) -> Non
 
 
 # Development and staging (a rehearsal of production on the public data set) get one account per role, whose
-# credentials the operator hands to QA (deploy.sh qa-secrets); production gets none.
+# credentials the operator hands to QA (deploy.sh qa-secrets); production gets none, only the school's own.
 WITH_TEST_ACCOUNTS = ("development", "staging")
 
 
@@ -114,6 +114,8 @@ def seed(cfg: StackConfig, layout: Layout) -> None:
     command = [str(layout.python), "-m", "edupro_api.seed", "--csv", str(layout.repo / "stack" / "data" / "student-mat.csv")]
     if cfg.environment in WITH_TEST_ACCOUNTS:
         command += ["--demo-accounts", str(layout.demo_accounts)]
+    else:  # production: the school's own teachers and administrator (SEC-02 examines their stored passwords)
+        command += ["--school-accounts"]
     run(command, env=env, what="loading students")
     layout.backend_env("seed").unlink(missing_ok=True)
 
