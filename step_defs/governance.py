@@ -34,13 +34,17 @@ def read_approvals(this_run: Run) -> dict[str, Any]:
     reports = chain.newest_verified(this_run.dir.parent, this_run.env, this_run.release, this_run.trust.qa_keys)
     if 6 not in reports:
         raise AssertionError("no verified report of phase 6 for this release carries approvals")
-    return chain.approvals(reports[6].folder, this_run.trust)
+    valid, refused = chain.read_approvals(reports[6].folder, this_run.trust)
+    return {"valid": valid, "refused": refused}
 
 
 @then("technical, security and business approvals are all present and valid")
 def all_approved(approvals: dict[str, Any], evidence: Evidence) -> None:
-    evidence.record("approvers", {r: a.get("approver") for r, a in approvals.items()})
-    evidence.expect("approvals", sorted(approvals), "roles", requirement="GOV-02")
+    valid, refused = approvals["valid"], approvals["refused"]
+    evidence.record("approvers", {r: a.get("approver") for r, a in valid.items()})
+    evidence.expect("approvals present", sorted({*valid, *refused}), "roles", requirement="GOV-02")
+    evidence.expect_none("approvals present but not valid", sorted(refused.values()),
+                         message="; ".join(sorted(refused.values())))
 
 
 @when("the reports of phases 1 to 6 of this release are verified", target_fixture="phase_reports")
@@ -59,8 +63,10 @@ def phases_passed(phase_reports: dict[int, Any], evidence: Evidence) -> None:
 
 @then("the testing phase report carries all three approvals")
 def testing_approved(phase_reports: dict[int, Any], this_run: Run, evidence: Evidence) -> None:
-    found = chain.approvals(phase_reports[6].folder, this_run.trust)
-    evidence.expect("approvals on phase 6", sorted(found), "roles", requirement="GOV-02")
+    valid, refused = chain.read_approvals(phase_reports[6].folder, this_run.trust)
+    evidence.expect("approvals on phase 6", sorted({*valid, *refused}), "roles", requirement="GOV-02")
+    evidence.expect_none("approvals on phase 6 not valid", sorted(refused.values()),
+                         message="; ".join(sorted(refused.values())))
 
 
 @when(parsers.parse("the results of the controls mapped to {requirement} are collected"), target_fixture="mapped")

@@ -166,14 +166,21 @@ def preflight(api: Api, effective_settings: dict[str, Any]) -> dict[str, Any]:
 @then("the configured origin is allowed")
 def configured_allowed(preflight: dict[str, Any], evidence: Evidence) -> None:
     c = preflight["configured"]
-    evidence.expect_true("configured origin", c, c["allow"] in (c["origin"], "*") and c["status"] == 200, "allowed",
-                         message=f"the configured origin is refused: {c}")
+    if c["origin"] == "*":
+        message = "the configured origins are a wildcard (*): every origin is admitted, none is named"
+    else:
+        message = (f"the configured origin {c['origin']} is not admitted: the preflight answered {c['status']} with "
+                   f"Access-Control-Allow-Origin {c['allow'] or 'absent'}")
+    evidence.expect_true("configured origin", c, c["allow"] == c["origin"] and c["status"] == 200, "allowed",
+                         message=message)
 
 
 @then("the foreign origin is not")
 def foreign_refused(preflight: dict[str, Any], evidence: Evidence) -> None:
     f = preflight["foreign"]
-    evidence.expect_true("foreign origin", f, f["allow"] is None, "not allowed", message=f"a foreign origin is allowed: {f}")
+    admitted = ("every origin is admitted (Access-Control-Allow-Origin: *)" if f["allow"] == "*" else
+                f"the foreign origin {f['origin']} is admitted (Access-Control-Allow-Origin: {f['allow']})")
+    evidence.expect_true("foreign origin", f, f["allow"] is None, "not allowed", message=admitted)
 
 
 @when("predictions are requested with valid and invalid input", target_fixture="predictions")

@@ -85,25 +85,38 @@ def span_seconds(reports: list[PhaseReport]) -> float:
 def approvals(folder: Path, trust: Trust) -> dict[str, dict[str, Any]]:
     """Valid approvals of this exact folder, by role: each signed over the folder's manifest digest by a key
     pinned for its role (specs/trust/approvers/<role>); the key stored beside an approval only names it."""
+    return read_approvals(folder, trust)[0]
+
+
+def read_approvals(folder: Path, trust: Trust) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The valid approvals by role, and those present but refused, by role, with why (in words)."""
     valid: dict[str, dict[str, Any]] = {}
+    refused: dict[str, str] = {}
     directory = folder / signing.APPROVALS
     if not directory.is_dir():
-        return valid
+        return valid, refused
     digest = manifest_digest(folder)
     for statement in sorted(directory.glob("*.json")):
         signature = statement.with_suffix(".sig")
-        if not signature.exists():
-            continue
         try:
             data = json.loads(statement.read_text())
         except ValueError:
+            refused[statement.stem] = f"{statement.name} is not readable JSON"
             continue
-        role = data.get("role")
-        if role not in ROLES or data.get("manifest_sha256") != digest:
-            continue
-        if any(signing.signed_by(key, signature.read_bytes(), statement.read_bytes()) for key in trust.approver_keys(role)):
+        role = str(data.get("role"))
+        if role not in ROLES:
+            refused[statement.stem] = f"{statement.name} names no known role ({', '.join(ROLES)})"
+        elif not signature.exists():
+            refused[role] = f"the {role} approval {statement.name} has no signature"
+        elif data.get("manifest_sha256") != digest:
+            refused[role] = f"the {role} approval by {data.get('approver')} was given to another version of this report"
+        elif any(signing.signed_by(key, signature.read_bytes(), statement.read_bytes())
+                 for key in trust.approver_keys(role)):
             valid[role] = data
-    return valid
+        else:
+            refused[role] = (f"the {role} approval by {data.get('approver')} is signed by a key not pinned for the "
+                             f"{role} role (specs/trust/approvers/{role})")
+    return valid, {role: why for role, why in refused.items() if role not in valid}
 
 
 class GateClosed(Exception):

@@ -7,6 +7,7 @@ prints its JSON Schema.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
@@ -181,12 +182,37 @@ def _shown(value: Any, unit: str = "") -> str:
     return f"{value} {unit}".strip() if unit and unit != "%" else f"{value}{unit}"
 
 
+@dataclass
+class Findings:
+    """A scenario's expectations that did not hold. While its Then steps run they are collected, so the scenario
+    reports every one of them when it ends (`Unmet`); in Given and When steps, whose results later steps build on,
+    the first one stops the scenario."""
+    collect: bool = False
+    sentences: list[str] = field(default_factory=list)
+    stopped_by: BaseException | None = None  # what ended the scenario before its last step, if anything
+
+
+class Unmet(AssertionError):
+    """Every expectation of a scenario that did not hold, one sentence each."""
+
+    def __init__(self, sentences: list[str]) -> None:
+        super().__init__("; ".join(sentences))
+        self.sentences = sentences
+
+
 class Evidence:
     """Handed to steps as the `evidence` fixture. `expect` compares a measurement with its requirement's limit
     in the specs and fails the scenario with a generated sentence; `record` keeps a fact beside them."""
 
-    def __init__(self, result: ScenarioResult, profile: Profile | None = None) -> None:
-        self.result, self.profile = result, profile
+    def __init__(self, result: ScenarioResult, profile: Profile | None = None, findings: Findings | None = None) -> None:
+        self.result, self.profile, self.findings = result, profile, findings
+
+    def _unmet(self, sentence: str) -> None:
+        """An expectation that did not hold: collected while a Then step runs, else it stops the scenario."""
+        if self.findings is not None and self.findings.collect:
+            self.findings.sentences.append(sentence)
+            return
+        raise AssertionError(sentence)
 
     def _add(self, **fields: Any) -> Measurement:
         measurement = Measurement(at=datetime.now(UTC), **fields)
@@ -225,7 +251,7 @@ class Evidence:
         self._add(what=what, value=value, unit=unit, comparator=limit.comparator, limit=shown_limit,
                   verdict="passed" if ok else "failed", source=source, requirement=rid)
         if not ok:
-            raise AssertionError(_sentence(what, value, unit, limit, measured, source))
+            self._unmet(_sentence(what, value, unit, limit, measured, source))
         return measured
 
     def expect_none(self, what: str, found: Any, *, source: str = "", message: str = "") -> None:
@@ -234,7 +260,7 @@ class Evidence:
         self._add(what=what, value=value, comparator="none", limit=None, verdict="failed" if found else "passed",
                   source=source)
         if found:
-            raise AssertionError(_prefixed(source, message or f"{what}: {_shown(value)}"))
+            self._unmet(_prefixed(source, message or f"{what}: {_shown(value)}"))
 
     def expect_true(self, what: str, value: Any, ok: bool, expected: str, *, source: str = "",
                     message: str = "") -> None:
@@ -243,7 +269,7 @@ class Evidence:
         self._add(what=what, value=jsonable(value), comparator="is", limit=expected,
                   verdict="passed" if ok else "failed", source=source)
         if not ok:
-            raise AssertionError(_prefixed(source, message or f"{what} is {_shown(jsonable(value))}, expected {expected}"))
+            self._unmet(_prefixed(source, message or f"{what} is {_shown(jsonable(value))}, expected {expected}"))
 
 
 def _prefixed(source: str, sentence: str) -> str:

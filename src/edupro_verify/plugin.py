@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-from .evidence import Evidence, ScenarioResult
+from .evidence import Evidence, Findings, ScenarioResult, Unmet
 from .report import write_run
 from .spec import PHASES, Profile, SpecError, load_requirements
 from .suite import options, outcome, selection, summary
@@ -21,6 +21,7 @@ from .targets import Target
 
 RUN = pytest.StashKey[Run]()
 ITEM_RESULT = pytest.StashKey[ScenarioResult]()
+FINDINGS = pytest.StashKey[Findings]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,7 +95,7 @@ def target(this_run: Run) -> Target:
 
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest, this_run: Run) -> Evidence:
-    return Evidence(request.node.stash[ITEM_RESULT], this_run.profile)
+    return Evidence(request.node.stash[ITEM_RESULT], this_run.profile, request.node.stash.get(FINDINGS, None))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -106,6 +107,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         # junit.xml carries them per test case, as requirement-mapping importers (Xray: `requirements`) read them.
         item.user_properties += [("requirements", ",".join(selection.requirements_of(item))),
                                  ("phase", str(selection.phase_of(item) or 0))]
+        item.stash[FINDINGS] = Findings()
         item.stash[ITEM_RESULT] = ScenarioResult(nodeid=item.nodeid,
                                                  feature=Path(template.feature.filename).name if template else "",
                                                  scenario=template.name if template else item.name,
@@ -119,11 +121,27 @@ def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, sce
         result.feature, result.scenario = Path(feature.filename).name, scenario.name
 
 
+def pytest_bdd_before_step(request: pytest.FixtureRequest, step: Any) -> None:
+    if FINDINGS in request.node.stash:  # a Then step's unmet expectations are collected, not the first one alone
+        request.node.stash[FINDINGS].collect = step.type == "then"
+
+
+def pytest_bdd_step_error(request: pytest.FixtureRequest, exception: BaseException) -> None:
+    if FINDINGS in request.node.stash:
+        request.node.stash[FINDINGS].stopped_by = exception
+
+
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
+    findings = request.node.stash.get(FINDINGS, None)
+    if findings is not None and findings.sentences and findings.stopped_by is None:
+        raise Unmet(findings.sentences)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
     report: pytest.TestReport = yield
     if RUN in item.config.stash and ITEM_RESULT in item.stash:
-        outcome.record(item.stash[ITEM_RESULT], report, call)
+        outcome.record(item.stash[ITEM_RESULT], report, call, item.stash.get(FINDINGS, None))
         if call.when == "teardown":
             item.config.stash[RUN].results.append(item.stash[ITEM_RESULT])
     return report

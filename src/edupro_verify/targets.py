@@ -20,7 +20,7 @@ import urllib3
 import yaml
 
 from . import tunnels
-from .errors import ProbeError, TargetError
+from .errors import ProbeError, TargetError, request_failure
 from .inventory import Inventory
 from .spec import Profile
 
@@ -386,7 +386,7 @@ def preflight(target: Target) -> None:
     try:
         target.http().get(f"{target.base_url}/", timeout=5, verify=False)
     except requests.RequestException as error:
-        raise TargetError(f"{target.base_url} is unreachable ({type(error).__name__}); is the stack up?") from None
+        raise TargetError(f"{target.base_url} is unreachable ({request_failure(error)}); is the stack up?") from None
     if "host" in target.database:
         _preflight_database(target)
     if "host" in target.cache:

@@ -7,6 +7,8 @@ checks that failed; edupro-verify 2 for bad usage, 1 for a failed verification; 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -162,3 +164,21 @@ def test_deploy_refuses_bad_usage(args: list[str], message: str) -> None:
     result = deploy(*args)
     assert result.returncode == 2
     assert message in one_clear_line(result)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--env", "staging", "--phase", "9"], "there are eight phases"),
+    (["--env", "production", "--phase", "two"], "write N, N-M or N,M"),
+    (["--env", "moon"], "unknown environment 'moon'"),
+    (["--env", "staging", "--specs=/nonexistent"], "unknown environment 'staging'"),
+], ids=["verify staging phase 9", "verify production phase not a number", "verify unknown env", "verify specs missing"])
+def test_verify_checks_its_arguments_before_anything_is_made(args: list[str], message: str) -> None:
+    """`deploy.sh verify` refuses bad arguments at once: no lab server made, nothing deployed."""
+    before = set(subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split())
+    started = time.monotonic()
+    result = deploy("verify", *args)
+    elapsed = time.monotonic() - started
+    assert result.returncode == USAGE and message in one_clear_line(result), result.stderr
+    assert elapsed < 5, f"refused after {elapsed:.1f} s"
+    after = set(subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split())
+    assert after <= before, f"containers made before the arguments were checked: {after - before}"

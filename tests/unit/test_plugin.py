@@ -32,6 +32,7 @@ T-04: {title: not for this lab, phase: 1, severity: low, source: test}
 T-05: {title: waived for now, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 10"}}
 T-06: {title: nobody wrote a scenario, phase: 1, severity: low, source: test}
 T-07: {title: half of it applies here, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 3"}}
+T-08: {title: two shortfalls, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 3", max_latency: "<= 100 ms"}}
 """
 FEATURE = """@phase-1
 Feature: the plugin's own lab
@@ -62,6 +63,11 @@ Feature: the plugin's own lab
   @REQ-T-07 @servers
   Scenario: the part for servers only
     Then there are 5 widgets
+
+  @REQ-T-08
+  Scenario: two shortfalls at once
+    Then there are 1 widgets
+    And the latency is 300 ms
 """
 STEPS = """
 from pytest_bdd import parsers, scenarios, then
@@ -136,7 +142,7 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
     result, evidence = run(pytester, lab, monkeypatch, pdf=True)
     statuses = {rid: r["status"] for rid, r in evidence["requirements"].items()}
     assert statuses == {"T-01": "passed", "T-02": "failed", "T-03": "error", "T-04": "not_applicable",
-                        "T-05": "waived", "T-06": "not_covered", "T-07": "partly_verified"}
+                        "T-05": "waived", "T-06": "not_covered", "T-07": "partly_verified", "T-08": "failed"}
     assert evidence["requirements"]["T-07"]["reason"] == ("1 of 2 scenarios verified it; not applicable here: "
                                                           "the part for servers only (the lab runs no servers)")
     assert result.ret == 1  # a failed check makes the run fail
@@ -146,7 +152,7 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
     assert statement["subject"][0]["digest"]["sha256"] == hashlib.sha256((latest / "evidence.json").read_bytes()).hexdigest()
     predicate = statement["predicate"]
     assert (predicate["result"], predicate["passedTests"], predicate["warnedTests"], predicate["failedTests"]) == (
-        "FAILED", ["T-01"], ["T-05", "T-07"], ["T-02", "T-03", "T-06"])
+        "FAILED", ["T-01"], ["T-05", "T-07"], ["T-02", "T-03", "T-06", "T-08"])
     assert "  attestation.intoto.json\n" in (latest / "MANIFEST.sha256").read_text()
     junit = (latest / "junit.xml").read_text()
     assert '<property name="requirements" value="T-07" />' in junit and '<property name="phase" value="1" />' in junit
@@ -174,7 +180,8 @@ def assert_oscal(run: Path, workspace: Path) -> None:
               for rid, f in findings.items()}
     assert states == {"T-01": ("satisfied", "implemented"), "T-02": ("not-satisfied", None),
                       "T-03": ("not-satisfied", None), "T-04": (None, "not-applicable"),
-                      "T-05": ("not-satisfied", None), "T-06": ("not-satisfied", None), "T-07": (None, "partial")}
+                      "T-05": ("not-satisfied", None), "T-06": ("not-satisfied", None), "T-07": (None, "partial"),
+                      "T-08": ("not-satisfied", None)}
     observed = {o["uuid"] for o in document["results"][0]["observations"]}
     assert findings["T-02"]["related-observations"] and all(
         r["observation-uuid"] in observed for r in findings["T-02"]["related-observations"])
@@ -200,6 +207,19 @@ def test_the_failure_sentence_is_generated_from_the_spec(pytester: pytest.Pytest
     assert reasons["T-04"] == "the lab has no such subject"
     assert "waived until" in reasons["T-05"] and "Lab Lead" in reasons["T-05"]
     assert "Error" not in json.dumps(reasons)  # no exception class names reach a report
+
+
+def test_a_scenario_reports_every_expectation_that_failed(pytester: pytest.Pytester, lab: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first Then step's shortfall does not hide the second's; the terminal says each failed requirement in one
+    line and shows no traceback unless --tb asks for it."""
+    result, evidence = run(pytester, lab, monkeypatch)
+    assert evidence["requirements"]["T-08"]["reason"] == (
+        "two shortfalls at once: the lab: widgets is 1, the profile requires >= 3; "
+        "p95 latency is 300 ms, the profile requires <= 100 ms")
+    out = result.stdout.str()
+    assert "  FAILED       T-08: two shortfalls at once: the lab: widgets is 1" in out
+    assert "Traceback" not in out and "def widgets" not in out and "AssertionError" not in out, out
 
 
 def test_measurements_are_data(pytester: pytest.Pytester, lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:

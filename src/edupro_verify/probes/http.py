@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from ..errors import ProbeError
+from ..errors import ProbeError, request_failure
 from ..targets import Target
 
 PURPOSE_HEADER = "X-Disclosure-Purpose"
@@ -31,7 +31,7 @@ class Api:
             return self.session.request(method, f"{self.base}{path}", headers=headers, timeout=15, verify=False,
                                         **kwargs)
         except requests.RequestException as error:
-            raise ProbeError(f"{method} {path} failed: {type(error).__name__}") from None
+            raise ProbeError(f"{method} {path} got no answer: {request_failure(error)}") from None
 
     def request_past_limit(self, method: str, path: str, token: str | None = None,
                            **kwargs: Any) -> tuple[requests.Response, float]:
@@ -65,7 +65,7 @@ def plain_http(url: str, path: str) -> requests.Response:
     try:
         return requests.get(f"{url}{path}", allow_redirects=False, timeout=5)
     except requests.RequestException as error:
-        raise ProbeError(f"{url} is unreachable ({type(error).__name__})") from None
+        raise ProbeError(f"{url} is unreachable ({request_failure(error)})") from None
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 import yaml
 
-from ..errors import ProbeError
+from ..errors import ProbeError, request_failure
 
 METRIC = re.compile(r"\b((?:edupro|node)_[A-Za-z0-9_]+|up)\b")
 
@@ -25,7 +25,7 @@ class Prometheus:
         try:
             response = requests.get(f"{self.url}{path}", params=params, timeout=10)
         except requests.RequestException as error:
-            raise ProbeError(f"Prometheus at {self.url} is unreachable ({type(error).__name__})") from None
+            raise ProbeError(f"Prometheus at {self.url} is unreachable ({request_failure(error)})") from None
         body = response.json()
         if body.get("status") != "success":
             raise ProbeError(f"Prometheus answered {path} with {body.get('error', response.status_code)}")

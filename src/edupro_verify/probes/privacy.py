@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,12 +128,16 @@ def sealed_values(target: Target, columns: dict[str, list[str]]) -> list[tuple[s
 
 def fernet_problem(token: bytes, key: str | None, now: datetime | None = None) -> str | None:
     """Why TOKEN is not a well-formed Fernet ciphertext (or, with KEY, not one sealed with it); None when it is."""
+    if re.fullmatch(rb"(?:[0-9a-fA-F]{2})+", token):
+        return "hex-encoded, not sealed with the declared cipher (Fernet): anyone can decode it"
+    if not re.fullmatch(rb"[A-Za-z0-9_-]+=*", token):
+        return "stored as readable text, not sealed (not base64url, as every Fernet token is)"
     try:
         raw = base64.urlsafe_b64decode(token)
     except (binascii.Error, ValueError):
-        return "not base64url: stored readable, not sealed"
+        return "not base64url (its padding is wrong), so not a Fernet token"
     if not raw or raw[0] != FERNET_VERSION:
-        return "no Fernet version byte (0x80)"
+        return "base64url-encoded without Fernet's version byte (0x80): an encoding anyone can decode, not the declared cipher"
     if len(raw) < FERNET_OVERHEAD + BLOCK or (len(raw) - FERNET_OVERHEAD) % BLOCK:
         return f"{len(raw)} bytes: not a Fernet length (57 + a multiple of 16)"
     seconds = struct.unpack(">Q", raw[1:9])[0]

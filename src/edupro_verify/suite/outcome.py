@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from ..errors import ProbeError
-from ..evidence import ScenarioResult
+from ..evidence import Findings, ScenarioResult, Unmet
 
 
 def one_line(text: str) -> str:
@@ -19,14 +19,20 @@ def one_line(text: str) -> str:
     return lines[0][:300] if lines else ""
 
 
-def record(result: ScenarioResult, report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+def record(result: ScenarioResult, report: pytest.TestReport, call: pytest.CallInfo[None],
+           findings: Findings | None = None) -> None:
     if report.skipped and call.excinfo is not None:
         reason = str(call.excinfo.value.msg) if hasattr(call.excinfo.value, "msg") else str(call.excinfo.value)
         result.status, result.reason = "not_applicable", reason.removeprefix("not applicable: ")
     elif report.failed:
         error = call.excinfo.value if call.excinfo else None
-        if isinstance(error, AssertionError):
-            result.status, result.reason = "failed", one_line(str(error).split("\nassert ")[0])
+        unmet = [one_line(s) for s in findings.sentences] if findings and not isinstance(error, Unmet) else []
+        if isinstance(error, Unmet):
+            result.status, result.reason = "failed", "; ".join(one_line(s) for s in error.sentences)
+        elif isinstance(error, AssertionError):
+            result.status, result.reason = "failed", "; ".join([*unmet, one_line(str(error).split("\nassert ")[0])])
+        elif unmet:  # expectations had failed before the check stopped: the verdict is theirs, the stop is said too
+            result.status, result.reason = "failed", "; ".join([*unmet, "then it could not go on: " + why(error)])
         else:
             result.status, result.reason = "error", "could not run: " + why(error)
     result.duration_seconds = round(result.duration_seconds + call.duration, 3)
