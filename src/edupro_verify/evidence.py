@@ -99,6 +99,7 @@ class RunRecord(Record):
     duration_seconds: float
     suite_version: str
     gate: Gate
+    interrupted: bool = Field(False, description="stopped by Ctrl-C or SIGTERM: only what ran before is here")
 
 
 class TargetRecord(Record):

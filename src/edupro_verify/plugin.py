@@ -6,6 +6,7 @@ outcome, summary) or to the report writer.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,23 @@ def pytest_configure(config: pytest.Config) -> None:
     env = config.getoption("env")
     if not env:
         return
+    _stop_on_signals()
     run = start(config, env, specs)
     config.stash[RUN] = run
     _quiet_terminal(config)
     config.option.xmlpath = str(run.dir / "junit.xml")
     config.option.cucumber_json_path = str(run.dir / "cucumber.json")
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (a CI timeout) stop a run the same way: pytest's interruption, which tears the fixtures
+    down (the suite's own rows leave the target) and writes the run folder marked as interrupted. SIGINT is set
+    explicitly: a run started in the background by a shell inherits it ignored."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _quiet_terminal(config: pytest.Config) -> None:
@@ -152,7 +165,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = session.config.stash.get(RUN, None)
     if run is None or hasattr(session.config, "workerinput") or session.config.option.collectonly:
         return
-    run.document = run.evidence()
+    run.document = run.evidence(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     run.written = write_run(run.dir, run.document, run.target.secrets.values(), run.trust,
                             print_pdf=not session.config.getoption("no_pdf"), problems=run.problems)
 

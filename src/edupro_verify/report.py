@@ -199,6 +199,9 @@ def render_html(document: EvidenceDocument) -> str:
                            for k, v in document.profile.not_applicable.items())
     warning = (f'<p class="warning" id="unsigned">{e(sig.note)}: anyone could have produced this report.</p>'
                if not sig.qa_key else "")
+    if run.interrupted:
+        warning += ('<p class="warning" id="interrupted">interrupted (Ctrl-C or SIGTERM): only the checks that ran '
+                    'before are here; the others are errors.</p>')
     gate = run.gate
     if gate.overridden:
         gate_line = f'<b class="badge failed">gate overridden (--no-gate)</b> {e(gate.refusal)}'

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import psutil
+import pytest
 import yaml
 
-from tests.helpers import one_clear_line, run_cli, run_suite, server_errors
+from tests.helpers import REPO, one_clear_line, run_cli, run_suite, server_errors
 
 from .test_api import owner_connection
 
@@ -164,3 +169,41 @@ def test_a_wrong_database_password_is_refused(stack: dict[str, Any], tmp_path: P
 def test_a_wrong_cache_password_is_refused(stack: dict[str, Any], tmp_path: Path) -> None:
     result = run_remote(tmp_path, hand_target(stack), secrets_file(tmp_path, stack, redis_password="wrong"))
     assert result.returncode == 4 and "cache refused the password" in one_clear_line(result)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_stops_at_once_and_leaves_nothing_behind(stack: dict[str, Any], tmp_path: Path,
+                                                                    signum: signal.Signals) -> None:
+    """Ctrl-C, or a CI timeout's SIGTERM, during the load scenario: the run stops within seconds with its load
+    generator, the suite's fixtures leave the database, and the run folder says it was interrupted."""
+    reports = tmp_path / "reports"
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--no-pdf", "--env", "development",
+                            "--no-gate", "-m", "load", f"--reports-dir={reports}"], cwd=REPO, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None and not load_generator_of(run.pid):
+        time.sleep(0.5)
+    assert load_generator_of(run.pid), f"the load scenario never started: {run.communicate()[0][-1500:]}"
+    time.sleep(3)  # the load is under way
+    generators = load_generator_of(run.pid)
+    run.send_signal(signum)
+    sent = time.monotonic()
+    output = run.communicate(timeout=60)[0]
+    stopped = time.monotonic() - sent
+    assert stopped < 15, f"the run went on {stopped:.0f} s after {signum.name}"
+    with owner_connection(stack) as conn:
+        users = conn.execute("SELECT count(*) FROM users WHERE username LIKE 'edupro-verify%'").fetchone()[0]
+        students = conn.execute("SELECT count(*) FROM students WHERE student_no LIKE 'VX-%'").fetchone()[0]
+    assert (users, students) == (0, 0), f"fixtures left after {signum.name}: {users} accounts, {students} students"
+    evidence = json.loads((reports / "latest" / "evidence.json").read_text())
+    assert evidence["run"]["interrupted"] is True
+    assert "INTERRUPTED" in output and "Traceback" not in output, output[-1500:]
+    running = [p.pid for p in generators if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not running, f"the load generator still runs after {signum.name}: {running}"
+
+
+def load_generator_of(pid: int) -> list[psutil.Process]:
+    try:
+        return [p for p in psutil.Process(pid).children(recursive=True) if "load/run.py" in " ".join(p.cmdline())]
+    except psutil.Error:
+        return []

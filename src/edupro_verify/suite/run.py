@@ -51,20 +51,25 @@ class Run:
     written: Path | None = None
     problems: list[str] = field(default_factory=list)  # what could not be written, said after the summary
 
-    def evidence(self, extra: list[ScenarioResult] | None = None) -> EvidenceDocument:
-        """The evidence of the results so far (and EXTRA, for the suite's own report checks)."""
+    def evidence(self, extra: list[ScenarioResult] | None = None, interrupted: bool = False) -> EvidenceDocument:
+        """The evidence of the results so far (and EXTRA, for the suite's own report checks). An INTERRUPTED run
+        says so, and each selected requirement it did not reach is an error that says why."""
         scenarios = [*self.results, *(extra or [])]
         profile, target = self.profile, self.target
         # A requirement whose scenarios -m or -k left out is not in this run; one without any is a gap.
         left_out = self.with_scenarios - self.selected
         in_scope = {rid: req for rid, req in profile.requirements.items() if rid not in left_out}
         results = summarise(in_scope, scenarios, set(self.phases) | {0}, profile.not_applicable, self.waivers)
+        if interrupted:
+            for rid, result in results.items():
+                if rid in self.selected and not result.scenarios:
+                    result.status, result.reason = "error", "not verified: the run was interrupted before its check finished"
         db = target.database
         return EvidenceDocument(
             run=RunRecord(id=self.id, env=self.env, release=self.release, phases=self.phases,
                           started=self.started.replace(microsecond=0), finished=datetime.now(UTC).replace(microsecond=0),
                           duration_seconds=round(time.monotonic() - self.monotonic, 2), suite_version=__version__,
-                          gate=self.gate),
+                          gate=self.gate, interrupted=interrupted),
             target=TargetRecord(base_url=target.base_url, host=target.host_spec, driver=target.driver,
                                 hosts=[label for label in target.hosts if label] or [target.host_spec],
                                 database=(f"{db.get('on_server') or db['host'] + ':' + str(db.get('port'))}/{db.get('name')}"

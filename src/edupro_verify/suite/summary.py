@@ -10,6 +10,8 @@ from ..spec import PHASES
 
 def lines(document: EvidenceDocument) -> list[str]:
     out = ["", f"EduPro verification of '{document.run.env}' (release {document.run.release})"]
+    if document.run.interrupted:
+        out.append("  INTERRUPTED: only the checks that ran before the interruption are in the report")
     for phase, verdict in document.phases.items():
         counts = ", ".join(f"{v} {k}" for k, v in verdict.counts.items() if v)
         out.append(f"  phase {phase} {PHASES[int(phase)]}: {verdict.verdict.upper()} ({counts})")
