@@ -50,6 +50,12 @@ Feature: Phase 6 — Testing and quality assurance
     And no refused answer contains the other student's data
     And only the class's teacher and an administrator see its class list, with its students only
 
+  @REQ-DATA-01
+  Scenario: No route of the API gives a student's data to a role that must not see it
+    Given two fixture students in different classes, their teacher and an administrator
+    When each route the API's own description lists as returning a student's data is requested for a student the role must not see
+    Then no route answers a student or a teacher with that student's data
+
   @REQ-DATA-02
   Scenario: Every record read is disclosed in an append-only record
     Given two fixture students in different classes, their teacher and an administrator

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from pytest_bdd import given, then, when
 
+from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
-from edupro_verify.probes import logs, privacy
+from edupro_verify.probes import logs, privacy, routes
 from edupro_verify.probes.fixtures import Fixtures
 from edupro_verify.probes.http import Api, plain_http
 from edupro_verify.spec import Profile
@@ -101,6 +102,38 @@ def class_list_rule(roles: dict[str, Any], api: Api, evidence: Evidence) -> None
                          "its teacher and an administrator; its one student",
                          message=f"the class list was seen by {', '.join(seen) or 'nobody'} "
                                  f"with {sum(map(len, seen.values()))} students in all")
+
+
+@when("each route the API's own description lists as returning a student's data is requested for a student the role "
+      "must not see", target_fixture="routes_tried")
+def routes_tried(roles: dict[str, Any], api: Api, target: Target, suite_data: Fixtures) -> dict[str, Any]:
+    document, source = routes.description(target, api)
+    found = routes.returning_a_student(document)
+    if not found:
+        raise ProbeError(f"the API's description ({source}) lists no route that returns a student's data")
+    _, other_class = suite_data.teacher_with_class()  # a class the fixture teacher does not teach
+    # A student sees no one else and no class list; the teacher neither a student nor a class outside theirs.
+    outside = {"first": {"student_id": roles["ids"]["second"], "class_id": roles["class_id"]},
+               "teacher": {"student_id": roles["ids"]["second"], "class_id": other_class}}
+    answers = {}
+    for route in (r for r in found if not r.unknown):
+        for who, values in outside.items():
+            method, path, body = route.request(values)
+            answers[f"{who} {method} {path}"] = api.request(method, path, roles["people"][who].token, **body).status_code
+    return {"source": source, "answers": answers, "untried": [f"{r} ({', '.join(r.unknown)})" for r in found if r.unknown]}
+
+
+@then("no route answers a student or a teacher with that student's data")
+def no_route_leaks(routes_tried: dict[str, Any], evidence: Evidence) -> None:
+    evidence.record("the API's description", routes_tried["source"])
+    evidence.record("answers", routes_tried["answers"])
+    leaks = [request for request, status in routes_tried["answers"].items() if status == 200]
+    evidence.expect_none("routes answering 200 to a role that must not see the student", leaks,
+                         message=f"{len(leaks)} route(s) gave a student's data to a role that must not see it: "
+                                 f"{', '.join(leaks)}")
+    evidence.expect_none("routes the suite could not fill in", routes_tried["untried"],
+                         message=f"routes with path parameters the suite cannot fill, so not tried: "
+                                 f"{', '.join(routes_tried['untried'])}")
 
 
 @when("the teacher reads a student's record once", target_fixture="disclosed")

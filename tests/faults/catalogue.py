@@ -67,6 +67,14 @@ APPEND_ONLY = ("CREATE OR REPLACE FUNCTION disclosures_append_only() RETURNS tri
                "BEGIN {body} END $$")
 
 
+# Where a route goes in the API's students module, and one that reads a student without FERPA's rule.
+DIRECTORY_ROUTE = '@router.get("/directory", tags=["directory information"])'
+UNGUARDED_ROUTE = ('@router.get("/students/{student_id}/summary")\n'
+                   'async def fault_summary(student_id: int, user: CurrentUser) -> dict[str, Any]:\n'
+                   '    return dict(await db.fetch_one("SELECT id, name FROM students WHERE id = %s", (student_id,)) or {})\n'
+                   '\n\n')
+
+
 @dataclass(frozen=True)
 class Fault:
     name: str
@@ -307,6 +315,10 @@ FAULTS: list[Fault] = [
               "NEW.role := 'administrator'; RETURN NEW; END $$;\n"
               "CREATE TRIGGER fault_escalate BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION fault_escalate()",
               "DROP TRIGGER fault_escalate ON users;\nDROP FUNCTION fault_escalate()")),
+    # A route the suite was never told about: DATA-01 finds it in the API's own description and tries it.
+    Fault("route-without-ferpa-rule", "a new route returns any student's record to whoever signs in", ("DATA-01",),
+          EditFile(lambda s: REPO / "stack/backend/edupro_api/routes/students.py", DIRECTORY_ROUTE,
+                   UNGUARDED_ROUTE + DIRECTORY_ROUTE, then=lambda s: s.release_same_version())),
     Fault("erasure-keeps-email", "erasure leaves the e-mail behind", ("DATA-04",),
           Sql("CREATE FUNCTION fault_keep_email() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
               "NEW.email_enc := OLD.email_enc; RETURN NEW; END $$;\n"

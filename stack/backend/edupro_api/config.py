@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     log_retention_days: int = 30
 
     ml_model_path: Path = Field(validation_alias="ML_MODEL_PATH")
+    # Where each instance writes the API's description (OpenAPI) as it serves it, published or not (DATA-01 reads it)
+    openapi_dir: Path | None = None
 
     @model_validator(mode="after")
     def secrets_are_strong(self) -> "Settings":

@@ -50,6 +50,8 @@ class Layout:
     @property
     def models(self) -> Path: return self.run / "models"
     @property
+    def api_descriptions(self) -> Path: return self.run / "api"  # each colour's OpenAPI document, as it serves it
+    @property
     def frontend(self) -> Path: return self.repo / "stack" / "frontend" / "dist"
     @property
     def pids(self) -> Path: return self.run / "pids"

@@ -172,7 +172,7 @@ def stack_paths(layout: Layout, env: str, cfg: StackConfig | None = None) -> dic
     paths = {"certificate": layout.certificate, "private_key": layout.private_key, "logs": layout.logs,
              "backups": layout.dumps, "wal_archive": layout.wal_archive,
              "base_backups": layout.base_backups, "backup_log": layout.backups / "scheduled.log", "secrets": layout.secrets_file(env),
-             "models": layout.models, "deployment_history": layout.history, "deployment_log": layout.deployment_log,
+             "models": layout.models, "api_descriptions": layout.api_descriptions, "deployment_history": layout.history, "deployment_log": layout.deployment_log,
              "backup_schedule": schedule, "logrotate": rotation,
              "alert_rules": layout.repo / "stack" / "monitoring" / "alerts.yml",
              "dashboards": layout.repo / "stack" / "monitoring" / "grafana" / "dashboards",

@@ -126,14 +126,14 @@ async def set_directory_opt_out(body: OptOut, user: CurrentUser) -> dict[str, bo
     return {"directory_opt_out": row["directory_opt_out"]}
 
 
-@router.get("/directory")
+@router.get("/directory", tags=["directory information"])
 async def directory(user: CurrentUser) -> list[dict[str, Any]]:
     """Directory information (FERPA 99.37): name and school, never for a student who opted out."""
     return await db.fetch("SELECT id, name, school FROM students WHERE NOT directory_opt_out AND erased_at IS NULL "
                           "ORDER BY id")
 
 
-@router.get("/directory/{student_id}")
+@router.get("/directory/{student_id}", tags=["directory information"])
 async def directory_entry(student_id: int, user: CurrentUser) -> dict[str, Any]:
     entry = await db.fetch_one("SELECT id, name, school FROM students "
                                "WHERE id = %s AND NOT directory_opt_out AND erased_at IS NULL", (student_id,))

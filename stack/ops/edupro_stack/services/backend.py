@@ -52,7 +52,8 @@ def process_environment(cfg: StackConfig, layout: Layout, colour: str, version: 
     write_env_file(layout.backend_env(colour), values)
     give(layout.backend_env(colour), 0o600)
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "TZ": "UTC",
-            "PYTHONPATH": str(layout.repo / "stack" / "backend"), "HOME": str(layout.run), **values}
+            "PYTHONPATH": str(layout.repo / "stack" / "backend"), "HOME": str(layout.run),
+            "EDUPRO_OPENAPI_DIR": str(layout.api_descriptions), **values}
 
 
 def log_config(cfg: StackConfig, layout: Layout) -> Path:
