@@ -27,6 +27,11 @@ Feature: Phase 4 — Application deployment and integration
     Then it reports healthy with the database and the cache reachable
     And the frontend is reachable through the proxy
 
+  @REQ-APP-04 @servers
+  Scenario: On every server nothing listens beyond loopback but what its tier serves
+    When every server's listening sockets are read with the programs that hold them
+    Then each socket beyond loopback is one the profile allows on its server's tier
+
   @REQ-APP-04
   Scenario: Only the proxy listens beyond the host
     When the host's listening sockets are read

@@ -7,6 +7,7 @@ Feature: Phase 8 — Maintenance and monitoring
   Scenario: Prometheus scrapes every target and all are up
     When Prometheus is asked for its targets
     Then the backend, the host and Prometheus itself are scraped
+    And every server of the profile is scraped for its host metrics
     And every target is up
 
   @REQ-MON-02

@@ -15,7 +15,7 @@ from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
-from .common import Tokens
+from .common import Tokens, every_host, on_every_host
 
 LOOPBACK = ("127.", "::1")
 
@@ -134,6 +134,24 @@ def only_proxy_exposed(sockets: list[tuple[str, int]], target: Target, evidence:
     extra = [p for p in exposed if p not in proxy_ports]
     evidence.expect_none("stack ports beyond loopback besides the proxy's", extra,
                          message=f"stack ports listening beyond loopback besides the proxy: {extra}")
+
+
+@when("every server's listening sockets are read with the programs that hold them", target_fixture="listeners")
+def server_listeners(target: Target) -> dict[str, list[host_probe.Listener]]:
+    return on_every_host(target, host_probe.listeners)
+
+
+@then("each socket beyond loopback is one the profile allows on its server's tier")
+def listeners_allowed(listeners: dict[str, list[host_probe.Listener]], evidence: Evidence) -> None:
+    """Whatever the firewall says: a listener it hides today is open the day a rule changes."""
+    def check(label: str, found: list[host_probe.Listener]) -> None:
+        key = f"listening_{label.split(' ', 1)[0] or 'all'}"  # the server's tier (one server: all of them)
+        beyond = [listener for listener in found if not listener.on_loopback]
+        allowed = evidence.threshold(key)[1].limit
+        evidence.record("listening beyond loopback", sorted(str(listener) for listener in beyond), source=label)
+        evidence.expect("ports listening beyond loopback", sorted({f"{s.port}/tcp" for s in beyond}), key,
+                        source=label, detail=", ".join(str(s) for s in beyond if f"{s.port}/tcp" not in allowed))
+    every_host(listeners, check)
 
 
 @when("the cache is asked for PING without a password", target_fixture="anonymous_ping")

@@ -121,16 +121,20 @@ def firewall_rules(ufw: dict[str, probe.Firewall], target: Target, profile: Prof
     """The web tier (or the one server): only SSH and the web ports. A server behind it (the application or data
     tier): SSH, and any other port only for the servers of the tier in front of it (FW-01 `admitted_from`)."""
     in_front = profile.threshold("FW-01", "admitted_from") if target.tier_hosts else {}
+    monitored = profile.threshold("FW-01", "monitored_from") if target.tier_hosts else {}
 
     def check(label: str, state: probe.Firewall) -> None:
         tier = label.split(" ", 1)[0]
         if tier not in in_front:
             evidence.expect("inbound rules", state.allowed_in, "allowed_inbound", source=label)
             return
-        allowed = set(target.tier_addresses(in_front[tier]))
         evidence.record("inbound rules and whom they admit", state.sources, source=label)
-        wider = [f"{rule} from {', '.join(s for s in sources if s not in allowed)}"
-                 for rule, sources in state.sources.items() if rule != "22/tcp" and set(sources) - allowed]
+
+        def admitted(rule: str) -> set[str]:
+            return {*target.tier_addresses(in_front[tier]),
+                    *(target.tier_addresses(monitored[rule]) if rule in monitored else [])}
+        wider = [f"{rule} from {', '.join(s for s in sources if s not in admitted(rule))}"
+                 for rule, sources in state.sources.items() if rule != "22/tcp" and set(sources) - admitted(rule)]
         evidence.expect_none(f"rules admitting more than the {in_front[tier]} tier", wider, source=label,
                              message=f"the firewall admits more than the {in_front[tier]} tier: {'; '.join(wider)}")
     every_host(ufw, check)

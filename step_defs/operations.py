@@ -16,6 +16,7 @@ from edupro_verify.spec import Profile
 from edupro_verify.targets import Target
 
 JOBS = {"edupro-backend", "node", "prometheus"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @when("Prometheus is asked for its targets", target_fixture="targets")
@@ -29,6 +30,23 @@ def scraped(targets: list[dict[str, Any]], evidence: Evidence) -> None:
     evidence.record("jobs scraped", jobs, source="Prometheus")
     missing = sorted(JOBS - set(jobs))
     evidence.expect_none("jobs not scraped", missing, message=f"not scraped: {', '.join(missing)}")
+
+
+@then("every server of the profile is scraped for its host metrics")
+def every_server_scraped(targets: list[dict[str, Any]], target: Target, evidence: Evidence) -> None:
+    """Each server's node exporter is a target: by its address, or by loopback for the server Prometheus runs on. One
+    server: a node exporter, wherever Docker put it."""
+    nodes = sorted({str(t["labels"].get("instance", "")) for t in targets if t["labels"].get("job") == "node"})
+    evidence.record("node exporters scraped", nodes, source="Prometheus")
+    servers = target.server_addresses()
+    hosts = {node.rsplit(":", 1)[0].strip("[]") for node in nodes}
+
+    def scraped(address: str) -> bool:
+        beside_prometheus = address == target.address and bool(hosts & LOOPBACK)  # Prometheus runs on target.host
+        return address in hosts or beside_prometheus or (len(servers) == 1 and bool(hosts))
+    missing = [label for label, address in servers.items() if not scraped(address)]
+    evidence.expect_none("servers whose host metrics Prometheus does not scrape", missing, source="Prometheus",
+                         message=f"Prometheus scrapes no node exporter of {', '.join(missing)}")
 
 
 @then("every target is up")

@@ -236,12 +236,13 @@ class Evidence:
         return owners[0], self.profile.threshold(owners[0], key)
 
     def expect(self, what: str, measured: Any, key: str, *, requirement: str | None = None, source: str = "",
-               unit: str = "") -> Any:
+               unit: str = "", detail: str = "") -> Any:
         """Compare MEASURED with the threshold KEY of the scenario's requirement, as the specs declare it.
 
         Quantities are measured in base units (bytes, seconds, Hz, bit/s, ratio) and recorded in the limit's
         own unit; versions are compared part by part; collections with within / includes / excludes; any other
-        threshold is an expected value (==)."""
+        threshold is an expected value (==). DETAIL is added to the sentence when it fails (what the offending
+        values are, in words)."""
         rid, threshold = self.threshold(key, requirement)
         limit = threshold if isinstance(threshold, Limit) else Limit("==", threshold, "value")
         if isinstance(limit.limit, Quantity):
@@ -252,7 +253,7 @@ class Evidence:
         self._add(what=what, value=value, unit=unit, comparator=limit.comparator, limit=shown_limit,
                   verdict="passed" if ok else "failed", source=source, requirement=rid)
         if not ok:
-            self._unmet(_sentence(what, value, unit, limit, measured, source))
+            self._unmet(_sentence(what, value, unit, limit, measured, source) + (f": {detail}" if detail else ""))
         return measured
 
     def expect_none(self, what: str, found: Any, *, source: str = "", message: str = "") -> None:

@@ -100,6 +100,18 @@ class Target:
         """The addresses of a tier's hosts (the host names of their specs: how the tiers reach each other)."""
         return [urlparse(spec.split("?", 1)[0]).hostname or "" for spec in self.tier_hosts.get(name, [])]
 
+    @property
+    def address(self) -> str:
+        """The target host's address (this machine's loopback for a local:// host)."""
+        return urlparse(self.host_spec.split("?", 1)[0]).hostname or "127.0.0.1"
+
+    def server_addresses(self) -> dict[str, str]:
+        """Every server of the profile, label -> the address the others reach it at (one server: the target host)."""
+        if not self.tier_hosts:
+            return {self.host_spec.split("?", 1)[0]: self.address}
+        return {label: address for tier in self.tier_hosts
+                for label, address in zip(self.tier(tier), self.tier_addresses(tier), strict=True)}
+
     def host_at(self, address: str) -> Any | None:
         """The tier host whose address this is (a service seen on its own server), if the profile lists one."""
         for tier in self.tier_hosts:

@@ -25,7 +25,7 @@ FIRST = int(os.environ.get("EDUPRO_TEST_PRODUCTION_LAB_FIRST", "120"))
 WEB, APP1, APP2, DATA = (f"172.31.240.{FIRST + i}" for i in range(4))
 RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
 SSH_CONFIG = RUN_DIR / "lab" / "production.ssh_config"
-MUST_PASS = ("PLAN-02", "PLAN-03", "HW-04", "DATA-05")
+MUST_PASS = ("PLAN-02", "PLAN-03", "HW-04", "DATA-05", "FW-01", "SEC-02", "MON-01", "MON-04", "APP-04", "DATA-01")
 
 
 @dataclass
@@ -113,6 +113,8 @@ STACK = "/usr/local/bin/edupro-stack"
 PG_DATA = "/var/lib/edupro/postgres/data"
 PG_RELOAD = f"runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D {PG_DATA} reload"
 NGINX = "runuser -u edupro -- nginx -c /var/lib/edupro/nginx/nginx.conf"
+PROMETHEUS_CONFIG = "/var/lib/edupro/prometheus/prometheus.yml"
+PROMETHEUS_RELOAD = "curl -fsS -X POST http://127.0.0.1:9090/-/reload && sleep 6"  # its targets follow within seconds
 TIER_FAULTS = (
     # The application tier's security group opened to everyone for the backend's port.
     TierFault("app-firewall-open-to-everyone", "PLAN-02", APP1, "ufw allow 8001/tcp", "ufw delete allow 8001/tcp"),
@@ -127,6 +129,11 @@ TIER_FAULTS = (
               f"sed -i 's/^hostssl edupro_production/host edupro_production/' {PG_DATA}/pg_hba.conf && {PG_RELOAD}",
               f"sed -i 's/^host edupro_production/hostssl edupro_production/' {PG_DATA}/pg_hba.conf && {PG_RELOAD}"),
     # Round robin replaced by ip_hash on the web tier: every request of a client goes to one instance.
+    # The web server's Prometheus no longer scrapes the data server's node exporter (a reload, the file kept aside).
+    TierFault("data-server-not-scraped", "MON-01", WEB,
+              f"cp {PROMETHEUS_CONFIG} /root/prometheus.yml.orig && sed -i '/- {DATA}:9100/d' {PROMETHEUS_CONFIG} "
+              f"&& {PROMETHEUS_RELOAD}",
+              f"cp /root/prometheus.yml.orig {PROMETHEUS_CONFIG} && {PROMETHEUS_RELOAD} && sleep 10"),
     TierFault("ip-hash-on-the-web-tier", "PLAN-03", WEB,
               "sed -i 's/^upstream edupro_backend {/upstream edupro_backend {\\n    ip_hash;/' "
               f"/var/lib/edupro/nginx/upstream.conf && {NGINX} -s reload && sleep 1",

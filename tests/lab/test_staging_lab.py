@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -24,11 +25,12 @@ import urllib3
 import yaml
 
 from tests.conftest import TALLY
+from tests.faults.catalogue import DIRECTORY_ROUTE, UNGUARDED_ROUTE
 from tests.helpers import REPO, one_clear_line, run_suite
 
 ADDRESS = os.environ.get("EDUPRO_TEST_LAB_ADDRESS", "172.31.240.110")
 RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
-MUST_PASS = ("FW-01", "FW-02", "OPS-03", "OPS-04", "OPS-05", "PLAN-02", "APP-01")
+MUST_PASS = ("FW-01", "FW-02", "OPS-03", "OPS-04", "OPS-05", "PLAN-02", "APP-01", "APP-04", "DATA-01", "MON-01", "MON-04")
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the lab's certificate is self-signed
 
 
@@ -132,6 +134,8 @@ class ServerFault:
 
 # Each breaks a live surface of the server (a service, the firewall, what the scheduler reads), not a file nothing reads.
 PG = "runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/edupro/postgres/data -w -l /var/lib/edupro/logs/postgres-restart.log"
+# redis-cli with the cache's password from the server's secrets (no $(...): the command is quoted for two shells).
+REDIS_CLI = "jq -r .redis_password /var/lib/edupro/secrets-staging.json | xargs -I{} redis-cli -a {} --no-auth-warning"
 SERVER_FAULTS = (
     ServerFault("cron-stopped", "OPS-04", "pkill -x cron", "cron"),
     # cron runs but cannot open a job's session: it starts nothing (its next per-minute job shows it).
@@ -156,6 +160,13 @@ SERVER_FAULTS = (
                 "ufw allow 8081/tcp && (setsid nohup python3 -m http.server 8081 </dev/null >/dev/null 2>&1 &) "
                 "&& sleep 1",
                 "ufw delete allow 8081/tcp; pkill -f 'http[.]server 8081'; true"),
+    # A program listening on the server's address that ufw hides from the scan: the socket itself is seen.
+    ServerFault("program-listening-behind-ufw", "APP-04",
+                "(setsid nohup python3 -m http.server 8082 </dev/null >/dev/null 2>&1 &) && sleep 1",
+                "pkill -f 'http[.]server 8082'; true"),
+    # A stack service bound to every address instead of loopback (the firewall still denies its port).
+    ServerFault("cache-bound-to-every-address", "APP-04", f"{REDIS_CLI} CONFIG SET bind 0.0.0.0",
+                f"{REDIS_CLI} CONFIG SET bind 127.0.0.1"),
 )
 
 
@@ -184,6 +195,26 @@ def caught_and_healed(name: str, breaks: str, on_server: Callable[[str], subproc
 @pytest.mark.parametrize("fault", SERVER_FAULTS, ids=[f.name for f in SERVER_FAULTS])
 def test_a_fault_on_the_server_is_caught_and_undone(lab: Lab, fault: ServerFault, tmp_path: Path) -> None:
     caught_and_healed(f"lab:{fault.name}", fault.breaks, lab.on_server, fault.apply, fault.undo, lab.verify, tmp_path)
+
+
+STUDENTS_MODULE = "/opt/edupro/current/stack/backend/edupro_api/routes/students.py"
+
+
+def test_a_route_added_without_ferpa_rule_is_found_in_the_api_description_on_the_server(lab: Lab, tmp_path: Path) -> None:
+    """Staging publishes no API documentation: DATA-01 reads the OpenAPI document each instance writes as it starts,
+    so a route released with the code is tried without changing the suite."""
+    insert = (f"import pathlib; p = pathlib.Path('{STUDENTS_MODULE}'); "
+              f"p.write_text(p.read_text().replace({DIRECTORY_ROUTE!r}, {UNGUARDED_ROUTE + DIRECTORY_ROUTE!r}))")
+    release = lab.deployed_release()
+
+    def on_server_then_release(command: str) -> subprocess.CompletedProcess[str]:
+        done = lab.on_server(command)
+        if done.returncode != 0:
+            return done
+        return lab.deploy("release", release, "--env", "staging")
+    caught_and_healed("lab:route-without-ferpa-rule", "DATA-01", on_server_then_release,
+                      f"cp {STUDENTS_MODULE} /root/students.py.orig && python3 -c {shlex.quote(insert)}",
+                      f"cp /root/students.py.orig {STUDENTS_MODULE}", lab.verify, tmp_path)
 
 
 def test_a_service_that_stops_is_started_again_by_supervision(lab: Lab) -> None:

@@ -106,6 +106,36 @@ def listening(host: Any) -> list[tuple[str, int]]:
     return sockets
 
 
+@dataclass(frozen=True)
+class Listener:
+    address: str
+    port: int
+    program: str  # the process that holds the socket, as ss names it ("" when it cannot tell)
+
+    @property
+    def on_loopback(self) -> bool:
+        return self.address.startswith("127.") or self.address == "::1"
+
+    def __str__(self) -> str:
+        return f"{self.program or 'a program ss cannot name'} on {self.address}:{self.port}"
+
+
+def listeners(host: Any) -> list[Listener]:
+    """Every listening TCP socket of the host with the program that holds it (`ss -Hltnp`: as root, every
+    process's)."""
+    found = []
+    for line in run(host, "ss -Hltnp").splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        address, _, port = fields[3].rpartition(":")
+        program = re.search(r'users:\(\("([^"]+)"', line)
+        if port.isdigit():
+            found.append(Listener(address.strip("[]").replace("*", "0.0.0.0"), int(port),
+                                  program.group(1) if program else ""))
+    return found
+
+
 def process_binary_version(host: Any, process_name: str, flag: str = "-v") -> str:
     """Ask the binary of the running process itself (server_tokens off hides it from clients)."""
     pids = run(host, "pgrep -o -x %s || true", process_name).split()

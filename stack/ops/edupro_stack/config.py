@@ -122,8 +122,10 @@ class Tiers(Strict):
     machine); `web` nginx (TLS, the proxy across every application server) and monitoring; `app` the backend's
     colours and the frontend's files on FRONTEND_PORT; `data` PostgreSQL (TLS required from the application
     servers) and Redis, and the backups. WEB, APP and DATA are the tiers' addresses as the servers reach each other.
+    Every server runs a node exporter; the web server's Prometheus scrapes each of them (MON-01).
     """
     role: Literal["all", "web", "app", "data"] = "all"
+    address: str = ""  # this server's own address, as the other tiers reach it
     web: list[str] = []
     app: list[str] = []
     data: list[str] = []

@@ -103,8 +103,11 @@ def firewall_rules(layout: Layout, server: LabServer, others: list[LabServer]) -
     else:
         ports = [int(stack["database"]["port"]), int(stack["cache"]["port"])]
         front = [o.address for o in others if o.tier == "app"]
+    web = [o.address for o in others if o.tier == "web"]  # the web server's Prometheus scrapes every node exporter
+    exporter = int(stack["monitoring"]["node_exporter_port"])
     return ["allow 22/tcp", *(f"allow proto tcp from {address} to any port {port}" for address in front
-                              for port in ports)]
+                              for port in ports),
+            *(f"allow proto tcp from {address} to any port {exporter}" for address in web)]
 
 
 # What a VM's root has and a container's lacks: NET_ADMIN and NET_RAW for ufw and fail2ban; SYS_PTRACE so that

@@ -269,7 +269,7 @@ def host_settings(server: Server) -> dict[str, Any]:
 def tier_settings(server: Server, tiers: list[Server]) -> dict[str, Any]:
     """A tier's server: its role, the others' addresses, and on an application server where the data tier is."""
     of = {tier: [s.address for s in tiers if s.tier == tier] for tier in TIERS}
-    settings: dict[str, Any] = {"tiers": {"role": server.tier, **of}}
+    settings: dict[str, Any] = {"tiers": {"role": server.tier, "address": server.address, **of}}
     if server.tier == "app":
         settings["database"] = {"host": of["data"][0]}
         settings["cache"] = {"host": of["data"][0]}

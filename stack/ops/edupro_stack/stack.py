@@ -229,6 +229,8 @@ def _bring_up(cfg: StackConfig, layout: Layout, state: State) -> None:
             nginx.start(cfg, layout)
             prometheus.write(cfg, layout, live)
             prometheus.start(cfg, layout)
+        else:  # every server's host metrics, for the web server's Prometheus (MON-01)
+            prometheus.start_node_exporter(cfg, layout)
         write_operations_files(cfg, layout)
         if tiers.runs("data") and (fresh or not any(layout.dumps.glob("edupro_backup_*.sql"))):
             backup.take(cfg, layout)  # a new database's first backup: older ones in the folder are of another
@@ -253,7 +255,7 @@ def supervise(layout: Layout) -> list[str]:
         "frontend": lambda: nginx.start_frontend(cfg, layout),
         "proxy": lambda: nginx.start(cfg, layout),
         "monitoring": lambda: prometheus.start(cfg, layout),
-        "node_exporter": lambda: prometheus.start(cfg, layout),
+        "node_exporter": lambda: prometheus.start_node_exporter(cfg, layout),
     }
     services = status(layout)["services"]
     restarted = []
@@ -343,7 +345,7 @@ def is_up(layout: Layout) -> bool:
 
 
 # Which tier runs each service when the tiers have servers of their own (the paper's three-tier network).
-TIER_OF = {"proxy": "web", "monitoring": "web", "node_exporter": "web", "frontend": "app", "backend_blue": "app",
+TIER_OF = {"proxy": "web", "monitoring": "web", "node_exporter": "every", "frontend": "app", "backend_blue": "app",
            "backend_green": "app", "database": "data", "cache": "data"}
 
 
@@ -365,8 +367,7 @@ def status(layout: Layout) -> dict[str, Any]:
                      config=str(layout.redis / "redis.conf")),
         "monitoring": svc(pid_of("prometheus", layout.pids) is not None,
                           f"127.0.0.1:{cfg.monitoring.prometheus_port}"),
-        "node_exporter": svc(pid_of("node-exporter", layout.pids) is not None,
-                             f"127.0.0.1:{cfg.monitoring.node_exporter_port}"),
+        "node_exporter": svc(pid_of("node-exporter", layout.pids) is not None, prometheus.exporter_address(cfg)),
         "frontend": svc((layout.frontend / "index.html").exists() and pid_of(nginx.NAME, layout.nginx) is not None,
                         f"{cfg.proxy.listen}:{cfg.proxy.https_port}", root=str(layout.frontend)),
     }
@@ -381,7 +382,7 @@ def status(layout: Layout) -> dict[str, Any]:
                                             live=colour == live, healthcheck=cfg.api.healthcheck.model_dump(),
                                             version=state.versions.get(colour) if state else None)
     if cfg.tiers.role != "all":
-        services = {name: s for name, s in services.items() if TIER_OF[name] == cfg.tiers.role}
+        services = {name: s for name, s in services.items() if TIER_OF[name] in (cfg.tiers.role, "every")}
     return {
         "tier": cfg.tiers.role,
         "driver": DRIVER, "env": env, "base_url": f"https://127.0.0.1:{cfg.proxy.https_port}",

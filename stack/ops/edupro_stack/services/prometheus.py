@@ -27,14 +27,39 @@ def write(cfg: StackConfig, layout: Layout, backends: list[str]) -> None:
             {"job_name": "prometheus",
              "static_configs": [{"targets": [f"127.0.0.1:{cfg.monitoring.prometheus_port}"]}]},
             {"job_name": "edupro-backend", "file_sd_configs": [{"files": [str(prom / "backend_targets.json")]}]},
-            {"job_name": "node",
-             "static_configs": [{"targets": [f"127.0.0.1:{cfg.monitoring.node_exporter_port}"]}]},
+            {"job_name": "node", "static_configs": [{"targets": node_targets(cfg)}]},
         ],
     }
     (prom / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     set_backend_targets(layout, backends)
     give(prom)
     give(layout.textfile)
+
+
+def node_targets(cfg: StackConfig) -> list[str]:
+    """Every server's node exporter: this one's on loopback; on the web tier of a three-tier network, each application
+    and data server's on its own address too (their firewalls admit the web server to it)."""
+    port = cfg.monitoring.node_exporter_port
+    others = [*cfg.tiers.app, *cfg.tiers.data] if cfg.tiers.role == "web" else []
+    return [f"127.0.0.1:{port}", *(f"{address}:{port}" for address in others)]
+
+
+def exporter_address(cfg: StackConfig) -> str:
+    """Loopback where Prometheus runs beside it; a server behind the web tier's own address, for the web server's
+    Prometheus to reach."""
+    behind = cfg.tiers.role in ("app", "data") and cfg.tiers.address
+    return f"{cfg.tiers.address if behind else '127.0.0.1'}:{cfg.monitoring.node_exporter_port}"
+
+
+def start_node_exporter(cfg: StackConfig, layout: Layout) -> None:
+    layout.textfile.mkdir(parents=True, exist_ok=True)
+    address = exporter_address(cfg)
+    if not pid_of("node-exporter", layout.pids):
+        start_daemon("node-exporter", [which("prometheus-node-exporter"), f"--web.listen-address={address}",
+                                       f"--collector.textfile.directory={layout.textfile}"],
+                     layout.pids, layout.logs / "node-exporter.log")
+    host, port = address.rsplit(":", 1)
+    wait_for_port(host, int(port), "node exporter")
 
 
 def set_backend_targets(layout: Layout, backends: list[str]) -> None:
@@ -69,18 +94,14 @@ def check_rules(layout: Layout) -> None:
 
 def start(cfg: StackConfig, layout: Layout) -> None:
     check_rules(layout)
-    port, node = cfg.monitoring.prometheus_port, cfg.monitoring.node_exporter_port
-    if not pid_of("node-exporter", layout.pids):
-        start_daemon("node-exporter", [which("prometheus-node-exporter"), f"--web.listen-address=127.0.0.1:{node}",
-                                       f"--collector.textfile.directory={layout.textfile}"],
-                     layout.pids, layout.logs / "node-exporter.log")
+    port = cfg.monitoring.prometheus_port
+    start_node_exporter(cfg, layout)
     if not pid_of("prometheus", layout.pids):
         start_daemon("prometheus", [which("prometheus"), f"--config.file={layout.prometheus / 'prometheus.yml'}",
                                     f"--storage.tsdb.path={layout.prometheus / 'data'}",
                                     f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
                                     "--storage.tsdb.retention.time=7d"],
                      layout.pids, layout.logs / "prometheus.log")
-    wait_for_port("127.0.0.1", node, "node exporter")
     wait_for_port("127.0.0.1", port, "Prometheus")
 
 
