@@ -63,13 +63,19 @@ def main() -> int:
     started = time.monotonic()
     figures = [Figure("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")), Figure("machine", machine()),
                Figure("mode", "quick" if args.quick else "full")]
+    failed = []
     try:
         for name in args.only or list(PARTS):
             progress(f"--- {name} ---")
             try:
                 figures += PARTS[name](args.quick)
             except SystemExit as failure:  # a part that could not finish says why; the others still run
+                failed.append(name)
                 figures.append(Figure(f"{name}_not_measured", str(failure.code).removeprefix("bench: ")))
+            except Exception as failure:  # any part's failure is one line, and the other parts still run
+                failed.append(name)
+                reason = str(failure).strip().splitlines()[0][:200] if str(failure).strip() else "no message"
+                figures.append(Figure(f"{name}_not_measured", f"the part stopped: {reason}"))
     except TargetError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2
@@ -77,7 +83,9 @@ def main() -> int:
         print("bench: interrupted; figures so far follow", file=sys.stderr)
     figures.append(Figure("bench_wall_time", time.monotonic() - started, "s"))
     print("\n".join(f.line() for f in figures))
-    return 0
+    if failed:
+        print(f"bench: not measured: {', '.join(failed)} (the reasons are above)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

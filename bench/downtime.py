@@ -12,7 +12,7 @@ from .common import Figure, deploy, median, progress
 def downtime(quick: bool) -> list[Figure]:
     switches = 2 if quick else 10
     target = resolve(load_profile("development"))
-    version = str(target.status.get("version") or "2.0.0")
+    version = str(target.inventory.version or "2.0.0")
     times: list[float] = []
     with ContinuousProbe(target) as probe:
         for n in range(switches):

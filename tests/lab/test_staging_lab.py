@@ -110,6 +110,26 @@ def test_staging_from_nothing_is_deployed_over_ssh_and_verified_from_outside(lab
                                  for s in sorted({v["status"] for v in results.values()})})
 
 
+def test_the_release_checks_act_only_on_the_server_the_runs_specs_name(lab: Lab, tmp_path: Path) -> None:
+    """`pytest --env staging --specs DIR` with nothing else naming DIR: the deploy tool that REL-01, REL-02 and
+    ARCH-04 run releases and rolls back on the server DIR's profile names (the tests' lab server), not on the one
+    the repository's own profile names; the history of the named server shows both, made during the run."""
+    before = history_lines(lab)
+    env = {k: v for k, v in lab.env.items() if k != "EDUPRO_SPECS"}
+    result = run_suite("--env", "staging", f"--specs={lab.specs}", f"--reports-dir={tmp_path}", "--no-gate", "-q",
+                       f"--release={lab.deployed_release()}", "-m", "REQ-REL-01 or REQ-REL-02 or REQ-ARCH-04",
+                       env={**env, "EDUPRO_VERIFY_SECRETS": str(RUN_DIR / "qa-secrets-staging.yaml")})
+    results = evidence_of(tmp_path)["requirements"]
+    not_passed = {r: f"{v['status']}: {v['reason']}" for r, v in results.items() if v["status"] != "passed"}
+    assert not not_passed, f"{not_passed}\n{result.stdout[-1500:]}"
+    made = [json.loads(line)["action"] for line in history_lines(lab)[len(before):]]
+    assert "release" in made and "rollback" in made, f"the named server's history during the run: {made}"
+
+
+def history_lines(lab: Lab) -> list[str]:
+    return lab.on_server("cat /var/lib/edupro/deployments.jsonl").stdout.splitlines()
+
+
 def reachable(port: int) -> bool:
     try:
         with socket.create_connection((ADDRESS, port), timeout=2):
