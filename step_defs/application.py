@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import cache, network, scheduler
@@ -13,6 +13,7 @@ from edupro_verify.probes import containers as container_probe
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 from .common import Tokens, every_host, on_every_host

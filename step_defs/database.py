@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
@@ -13,6 +13,7 @@ from edupro_verify.probes import database as db
 from edupro_verify.probes import records
 from edupro_verify.probes.fixtures import OWN_ROWS
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 from .common import data_volume
@@ -182,8 +183,9 @@ def migration_fields(migration: dict[str, Any], evidence: Evidence) -> None:
 
 @then("it succeeded at the expected revision without requiring a rollback")
 def migration_succeeded(migration: dict[str, Any], evidence: Evidence) -> None:
-    evidence.expect_true("outcome", migration["outcome"], migration["outcome"] == "succeeded", "succeeded",
-                         message=f"the newest migration {migration['outcome']}: {migration.get('error')}")
+    outcome = migration.get("outcome", "recorded no outcome")
+    evidence.expect_true("outcome", outcome, outcome == "succeeded", "succeeded",
+                         message=f"the newest migration {outcome}: {migration.get('error')}")
     rollback = bool(migration.get("rollback_required"))
     evidence.expect_true("rollback required", rollback, not rollback, "no",
                          message="the newest migration requires a rollback")

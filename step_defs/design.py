@@ -6,7 +6,7 @@ import json
 import secrets
 from typing import Any
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
@@ -14,6 +14,7 @@ from edupro_verify.probes import cache, configuration, database, services
 from edupro_verify.probes import tokens as token_probe
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 from .common import Tokens

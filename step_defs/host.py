@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database, network
 from edupro_verify.probes import host as probe
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 from .common import data_volume, every_host, on_every_host

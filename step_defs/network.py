@@ -7,12 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import network, proxy
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
+from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database as db
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes import logs, records, recovery, scheduler
 from edupro_verify.probes.monitoring import Prometheus, dashboard_metrics, promtool_check_rules
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 JOBS = {"edupro-backend", "node", "prometheus"}
@@ -224,8 +226,8 @@ def schedule_installed(target: Target, profile: Profile, evidence: Evidence) -> 
 @then("the schedule has made a backup each time it was due")
 def schedule_made_backups(backup_state: dict[str, Any], target: Target, profile: Profile, evidence: Evidence) -> None:
     entry = records.daily_backup_entry(backup_state["schedule"])
-    if entry is None:  # "a daily backup is scheduled" has failed on it
-        raise AssertionError("no daily backup is scheduled, so none was made by a schedule")
+    if entry is None:  # "a daily backup is scheduled" has failed on it already
+        return
     found = records.scheduled_backups(target, entry, profile.quantity("OPS-04", "schedule_grace"))
     evidence.record("backups made by the schedule", len(found.made), source=str(target.path("backup_log")))
     evidence.record("schedule in place since", found.installed.isoformat(timespec="minutes"),
@@ -278,6 +280,8 @@ def private_backups(backup_state: dict[str, Any], evidence: Evidence) -> None:
 
 @then("the newest backup is younger than the allowed age and restores")
 def recent_restorable(backup_state: dict[str, Any], target: Target, evidence: Evidence) -> None:
+    if not backup_state["names"]:  # "backups exist" has said so already
+        return
     newest = backup_state["names"][-1]
     taken = records.backup_taken_at(newest)
     evidence.expect_true("newest backup", newest, taken is not None, "named by its timestamp")
@@ -336,8 +340,11 @@ def recorded(deployments: list[dict[str, Any]], evidence: Evidence) -> None:
 
 @then("the average duration and the success rate meet the targets")
 def paper_figures(deployments: list[dict[str, Any]], evidence: Evidence) -> None:
-    average = sum(r["duration_seconds"] for r in deployments) / len(deployments)
-    rate = sum(r["outcome"] == "succeeded" for r in deployments) / len(deployments)
-    evidence.record("deployments", len(deployments), source="deployment history")
+    complete = [r for r in deployments if "duration_seconds" in r and "outcome" in r]
+    if not complete:
+        raise ProbeError("the deployment history holds no complete record (duration and outcome) to measure")
+    average = sum(r["duration_seconds"] for r in complete) / len(complete)
+    rate = sum(r["outcome"] == "succeeded" for r in complete) / len(complete)
+    evidence.record("deployments", len(complete), source="deployment history")
     evidence.expect("average duration", average, "max_average_duration")
     evidence.expect("success rate", rate, "min_success_rate")

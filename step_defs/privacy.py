@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from pytest_bdd import given, then, when
+from pytest_bdd import given, when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
@@ -14,6 +14,7 @@ from edupro_verify.probes import logs, privacy, routes
 from edupro_verify.probes.fixtures import Fixtures
 from edupro_verify.probes.http import Api, plain_http
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 from .common import Tokens
@@ -84,9 +85,10 @@ def admin_rule(matrix: dict[tuple[str, str], Any], evidence: Evidence) -> None:
 
 @then("no refused answer contains the other student's data")
 def no_leak(matrix: dict[tuple[str, str], Any], roles: dict[str, Any], api: Api, evidence: Evidence) -> None:
-    names = {whose: api.get(f"/api/v1/students/{sid}", roles["people"]["admin"].token).json()["name"]
-             for whose, sid in roles["ids"].items()}
-    leaks = [f"{w}->{s}" for (w, s), r in matrix.items() if r.status_code != 200 and names[s] in r.text]
+    answers = {whose: api.get(f"/api/v1/students/{sid}", roles["people"]["admin"].token)
+               for whose, sid in roles["ids"].items()}
+    names = {whose: r.json()["name"] for whose, r in answers.items() if r.status_code == 200}
+    leaks = [f"{w}->{s}" for (w, s), r in matrix.items() if r.status_code != 200 and s in names and names[s] in r.text]
     evidence.expect_none("refused answers carrying the student's name", leaks,
                          message=f"refused answers carry the student's name: {', '.join(leaks)}")
 

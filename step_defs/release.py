@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes.http import Api, ContinuousProbe
+from edupro_verify.steps import then
 from edupro_verify.suite.run import Run
 from edupro_verify.targets import Target
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
@@ -16,6 +16,7 @@ from edupro_verify.probes import tokens as token_probe
 from edupro_verify.probes.fixtures import OWN_ROWS, Fixtures
 from edupro_verify.probes.http import Api
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 from .common import Tokens

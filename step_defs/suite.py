@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pytest_bdd import given, then, when
+from pytest_bdd import given, when
 
 from edupro_verify import chain, signing
 from edupro_verify.evidence import Evidence, Measurement, PhaseVerdict, ScenarioResult, Signature, read, summarise
 from edupro_verify.report import render_html, write_run
 from edupro_verify.spec import SpecError
+from edupro_verify.steps import then
 from edupro_verify.suite.run import Run
 from edupro_verify.waivers import Waiver
 from edupro_verify.waivers import load as load_waivers

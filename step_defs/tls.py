@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from cryptography import x509
-from pytest_bdd import then, when
+from pytest_bdd import when
 
 from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
@@ -14,6 +14,7 @@ from edupro_verify.probes import host as host_probe
 from edupro_verify.probes import tls
 from edupro_verify.probes.http import plain_http
 from edupro_verify.spec import Profile
+from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 

@@ -154,14 +154,17 @@ class ServerFault:
 
 # Each breaks a live surface of the server (a service, the firewall, what the scheduler reads), not a file nothing reads.
 PG = "runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/edupro/postgres/data -w -l /var/lib/edupro/logs/postgres-restart.log"
+# Until 3 s into the next minute (when cron starts its per-minute jobs); the server's clock is this machine's.
+NEXT_MINUTE = "sleep $((63 - $(date +%-S)))"
 # redis-cli with the cache's password from the server's secrets (no $(...): the command is quoted for two shells).
 REDIS_CLI = "jq -r .redis_password /var/lib/edupro/secrets-staging.json | xargs -I{} redis-cli -a {} --no-auth-warning"
 SERVER_FAULTS = (
     ServerFault("cron-stopped", "OPS-04", "pkill -x cron", "cron"),
-    # cron runs but cannot open a job's session: it starts nothing (its next per-minute job shows it).
+    # cron runs but cannot open a job's session: it starts nothing (its next per-minute job shows it, so each side
+    # waits for the next minute to begin, and 3 s more).
     ServerFault("cron-cannot-start-jobs", "OPS-04",
-                "sed -i '1i session required pam_deny.so # edupro-lab-fault' /etc/pam.d/cron && sleep 62",
-                "sed -i '/edupro-lab-fault/d' /etc/pam.d/cron && sleep 62"),
+                f"sed -i '1i session required pam_deny.so # edupro-lab-fault' /etc/pam.d/cron && {NEXT_MINUTE}",
+                f"sed -i '/edupro-lab-fault/d' /etc/pam.d/cron && {NEXT_MINUTE}"),
     # The schedule has been in place three days (its file's time moved back) and its log names no backup it made.
     ServerFault("schedule-made-no-backup", "OPS-04", "touch -d '3 days ago' /etc/cron.d/edupro-backup",
                 "touch /etc/cron.d/edupro-backup"),

@@ -33,6 +33,7 @@ T-05: {title: waived for now, phase: 1, severity: low, source: test, thresholds:
 T-06: {title: nobody wrote a scenario, phase: 1, severity: low, source: test}
 T-07: {title: half of it applies here, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 3"}}
 T-08: {title: two shortfalls, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 3", max_latency: "<= 100 ms"}}
+T-09: {title: a shortfall and its consequence, phase: 1, severity: low, source: test, thresholds: {min_widgets: ">= 3"}}
 """
 FEATURE = """@phase-1
 Feature: the plugin's own lab
@@ -68,13 +69,24 @@ Feature: the plugin's own lab
   Scenario: two shortfalls at once
     Then there are 1 widgets
     And the latency is 300 ms
+
+  @REQ-T-09
+  Scenario: a shortfall and what the step meets after it
+    Then there are 2 widgets and their colours are read
 """
 STEPS = """
 from pytest_bdd import parsers, scenarios, then
 
 from edupro_verify.errors import ProbeError
+from edupro_verify.steps import then as suite_then
 
 scenarios("lab.feature")
+
+
+@suite_then(parsers.parse("there are {count:d} widgets and their colours are read"))
+def widgets_and_colours(count, evidence):
+    evidence.expect("widgets", count, "min_widgets")
+    return {}["colours"]  # what a step meets once its expectation failed: a consequence, not a second verdict
 
 
 @then(parsers.parse("there are {count:d} widgets"))
@@ -142,7 +154,8 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
     result, evidence = run(pytester, lab, monkeypatch, pdf=True)
     statuses = {rid: r["status"] for rid, r in evidence["requirements"].items()}
     assert statuses == {"T-01": "passed", "T-02": "failed", "T-03": "error", "T-04": "not_applicable",
-                        "T-05": "waived", "T-06": "not_covered", "T-07": "partly_verified", "T-08": "failed"}
+                        "T-05": "waived", "T-06": "not_covered", "T-07": "partly_verified", "T-08": "failed",
+                        "T-09": "failed"}
     assert evidence["requirements"]["T-07"]["reason"] == ("1 of 2 scenarios verified it; not applicable here: "
                                                           "the part for servers only (the lab runs no servers)")
     assert result.ret == 1  # a failed check makes the run fail
@@ -152,7 +165,7 @@ def test_every_result_comes_out_of_a_run(pytester: pytest.Pytester, lab: Path, m
     assert statement["subject"][0]["digest"]["sha256"] == hashlib.sha256((latest / "evidence.json").read_bytes()).hexdigest()
     predicate = statement["predicate"]
     assert (predicate["result"], predicate["passedTests"], predicate["warnedTests"], predicate["failedTests"]) == (
-        "FAILED", ["T-01"], ["T-05", "T-07"], ["T-02", "T-03", "T-06", "T-08"])
+        "FAILED", ["T-01"], ["T-05", "T-07"], ["T-02", "T-03", "T-06", "T-08", "T-09"])
     assert "  attestation.intoto.json\n" in (latest / "MANIFEST.sha256").read_text()
     junit = (latest / "junit.xml").read_text()
     assert '<property name="requirements" value="T-07" />' in junit and '<property name="phase" value="1" />' in junit
@@ -164,7 +177,7 @@ def assert_pdf(run: Path) -> None:
     """report.pdf: A4 pages numbered, every requirement ID in its text, signed with the rest."""
     text = subprocess.run(["pdftotext", "-layout", str(run / pdf.FILE), "-"], capture_output=True, text=True,
                           check=True).stdout
-    assert all(f"T-0{n}" in text for n in range(1, 8)), text[:2000]
+    assert all(f"T-0{n}" in text for n in range(1, 10)), text[:2000]
     assert "page 1 of" in text and "release lab-1" in text
     info = subprocess.run(["pdfinfo", str(run / pdf.FILE)], capture_output=True, text=True, check=True).stdout
     assert "595.92 x 842.88 pts (A4)" in info or "(A4)" in info, info
@@ -181,7 +194,7 @@ def assert_oscal(run: Path, workspace: Path) -> None:
     assert states == {"T-01": ("satisfied", "implemented"), "T-02": ("not-satisfied", None),
                       "T-03": ("not-satisfied", None), "T-04": (None, "not-applicable"),
                       "T-05": ("not-satisfied", None), "T-06": ("not-satisfied", None), "T-07": (None, "partial"),
-                      "T-08": ("not-satisfied", None)}
+                      "T-08": ("not-satisfied", None), "T-09": ("not-satisfied", None)}
     observed = {o["uuid"] for o in document["results"][0]["observations"]}
     assert findings["T-02"]["related-observations"] and all(
         r["observation-uuid"] in observed for r in findings["T-02"]["related-observations"])
@@ -217,6 +230,8 @@ def test_a_scenario_reports_every_expectation_that_failed(pytester: pytest.Pytes
     assert evidence["requirements"]["T-08"]["reason"] == (
         "two shortfalls at once: the lab: widgets is 1, the profile requires >= 3; "
         "p95 latency is 300 ms, the profile requires <= 100 ms")
+    assert evidence["requirements"]["T-09"]["reason"] == (
+        "a shortfall and what the step meets after it: widgets is 2, the profile requires >= 3")
     out = result.stdout.str()
     assert "  FAILED       T-08: two shortfalls at once: the lab: widgets is 1" in out
     assert "Traceback" not in out and "def widgets" not in out and "AssertionError" not in out, out
