@@ -150,6 +150,7 @@ class ServerFault:
     breaks: str  # the requirement that must turn red
     apply: str  # run as root on the server
     undo: str
+    select: str = ""  # the scenarios to run (-m), when not every scenario of the requirement sees this surface
 
 
 # Each breaks a live surface of the server (a service, the firewall, what the scheduler reads), not a file nothing reads.
@@ -158,6 +159,7 @@ PG = "runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/edupro/
 NEXT_MINUTE = "sleep $((63 - $(date +%-S)))"
 # redis-cli with the cache's password from the server's secrets (no $(...): the command is quoted for two shells).
 REDIS_CLI = "jq -r .redis_password /var/lib/edupro/secrets-staging.json | xargs -I{} redis-cli -a {} --no-auth-warning"
+BEHIND_UFW = "REQ-APP-04 and not REQ-PLAN-02"
 SERVER_FAULTS = (
     ServerFault("cron-stopped", "OPS-04", "pkill -x cron", "cron"),
     # cron runs but cannot open a job's session: it starts nothing (its next per-minute job shows it, so each side
@@ -184,20 +186,22 @@ SERVER_FAULTS = (
                 "&& sleep 1",
                 "ufw delete allow 8081/tcp; pkill -f 'http[.]server 8081'; true"),
     # A program listening on the server's address that ufw hides from the scan: the socket itself is seen.
+    # (The scan of every port from outside, APP-04's other scenario on servers, cannot see through ufw: left out.)
     ServerFault("program-listening-behind-ufw", "APP-04",
                 "(setsid nohup python3 -m http.server 8082 </dev/null >/dev/null 2>&1 &) && sleep 1",
-                "pkill -f 'http[.]server 8082'; true"),
+                "pkill -f 'http[.]server 8082'; true", select=BEHIND_UFW),
     # A stack service bound to every address instead of loopback (the firewall still denies its port).
     ServerFault("cache-bound-to-every-address", "APP-04", f"{REDIS_CLI} CONFIG SET bind 0.0.0.0",
-                f"{REDIS_CLI} CONFIG SET bind 127.0.0.1"),
+                f"{REDIS_CLI} CONFIG SET bind 127.0.0.1", select=BEHIND_UFW),
 )
 
 
 def caught_and_healed(name: str, breaks: str, on_server: Callable[[str], subprocess.CompletedProcess[str]],
-                      apply: str, undo: str, verify: Callable[..., Any], reports: Path) -> None:
-    """A fault applied on a server (as root) turns BREAKS red, and once undone it is green again; tallied as NAME."""
+                      apply: str, undo: str, verify: Callable[..., Any], reports: Path, select: str = "") -> None:
+    """A fault applied on a server (as root) turns BREAKS red, and once undone it is green again; tallied as NAME.
+    SELECT narrows the scenarios run (-m) to those that look at the fault's surface."""
     TALLY["injected"].append(name)
-    marker = f"REQ-{breaks}"
+    marker = select or f"REQ-{breaks}"
     broken: dict[str, Any] = {}
     try:
         applied = on_server(apply)
@@ -217,7 +221,8 @@ def caught_and_healed(name: str, breaks: str, on_server: Callable[[str], subproc
 
 @pytest.mark.parametrize("fault", SERVER_FAULTS, ids=[f.name for f in SERVER_FAULTS])
 def test_a_fault_on_the_server_is_caught_and_undone(lab: Lab, fault: ServerFault, tmp_path: Path) -> None:
-    caught_and_healed(f"lab:{fault.name}", fault.breaks, lab.on_server, fault.apply, fault.undo, lab.verify, tmp_path)
+    caught_and_healed(f"lab:{fault.name}", fault.breaks, lab.on_server, fault.apply, fault.undo, lab.verify, tmp_path,
+                      fault.select)
 
 
 STUDENTS_MODULE = "/opt/edupro/current/stack/backend/edupro_api/routes/students.py"
