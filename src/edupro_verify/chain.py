@@ -49,7 +49,7 @@ def newest_verified(reports: Path, env: str, release: str, trusted: list[Ed25519
         except (ValidationError, ValueError):  # written by an older suite (another schema_version): not a link
             continue
         run = document.run
-        if run.env != env or run.release != str(release):
+        if run.env != env or run.release != str(release) or run.interrupted:  # an interrupted run is no link
             continue
         for phase, verdict in document.phases.items():
             if int(phase) == 0:
@@ -68,7 +68,7 @@ def newest_release(reports: Path, env: str, trusted: list[Ed25519PublicKey]) -> 
             run = evidence.read(folder / "evidence.json").run
         except (ValidationError, ValueError):
             continue
-        if run.env == env and run.release != "unknown":
+        if run.env == env and run.release != "unknown" and not run.interrupted:
             return run.release, folder.name
     return None
 

@@ -6,7 +6,11 @@ outcome, summary) or to the report writer.
 
 from __future__ import annotations
 
+import functools
 import signal
+import sys
+import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     env = config.getoption("env")
     if not env:
         return
-    _stop_on_signals()
+    _stop_on_signals(config)
     run = start(config, env, specs)
     config.stash[RUN] = run
     _quiet_terminal(config)
@@ -50,26 +54,31 @@ def pytest_configure(config: pytest.Config) -> None:
     config.option.cucumber_json_path = str(run.dir / "cucumber.json")
 
 
-def _stop_on_signals() -> None:
+def _stop_on_signals(config: pytest.Config) -> None:
     """Ctrl-C and SIGTERM (a CI timeout) stop a run the same way: pytest's interruption, which tears the fixtures
     down (the suite's own rows leave the target) and writes the run folder marked as interrupted. SIGINT is set
-    explicitly: a run started in the background by a shell inherits it ignored."""
+    explicitly: a run started in the background by a shell inherits it ignored. The handlers before are restored
+    when the run ends; a worker process or another thread than the main one is left alone."""
+    if hasattr(config, "workerinput") or threading.current_thread() is not threading.main_thread():
+        return
+
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        config.add_cleanup(functools.partial(signal.signal, signum, signal.signal(signum, interrupt)))
 
 
 def _quiet_terminal(config: pytest.Config) -> None:
     """A person reads one line per failed requirement (the summary), not pytest's tracebacks through the fixture
     machinery: those only when asked for (--tb, -r)."""
-    given = config.invocation_params.args
-    if not any(str(a).startswith("--tb") for a in given):
+    if config.option.tbstyle == "auto":  # not chosen on the command line, in addopts or PYTEST_ADDOPTS
         config.option.tbstyle = "no"
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and not any(str(a).startswith("-r") for a in given):
-        reporter.reportchars = ""
+    if config.option.reportchars == "fE":  # pytest's default: its short summary repeats the failures with tracebacks
+        config.option.reportchars = ""
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:  # made before this plugin's configure: it read the option already
+            reporter.reportchars = ""
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -87,7 +96,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     run = session.config.stash.get(RUN, None)
     if run is not None:
-        run.selected = {r for item in session.items for r in selection.requirements_of(item)}
+        run.scenarios_selected = Counter(r for item in session.items for r in selection.requirements_of(item))
+        run.selected = set(run.scenarios_selected)
 
 
 @pytest.fixture(scope="session")
@@ -146,7 +156,8 @@ def pytest_bdd_step_error(request: pytest.FixtureRequest, exception: BaseExcepti
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
     findings = request.node.stash.get(FINDINGS, None)
-    if findings is not None and findings.sentences and findings.stopped_by is None:
+    in_flight = sys.exc_info()[1]  # pytest-bdd calls this from a finally: an interruption or a skip goes on as it is
+    if findings is not None and findings.sentences and findings.stopped_by is None and in_flight is None:
         raise Unmet(findings.sentences)
 
 

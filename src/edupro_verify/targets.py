@@ -19,7 +19,7 @@ import testinfra
 import urllib3
 import yaml
 
-from . import tunnels
+from . import process, tunnels
 from .errors import ProbeError, TargetError, request_failure
 from .inventory import Inventory
 from .spec import Profile
@@ -146,8 +146,7 @@ class Target:
         command, *tail = self.deploy_command
         tail = [] if "--env" in args else tail  # a call that names its environment keeps it
         env = {**os.environ, SPECS_VARIABLE: str(self.specs.resolve())} if self.specs else None
-        return subprocess.run([command, *args, *tail], capture_output=True, text=True, timeout=600, check=False,
-                              cwd=REPO, env=env)
+        return process.run([command, *args, *tail], timeout=600, env=env, cwd=REPO)
 
     def on_host(self, service: dict[str, Any]) -> tuple[str, int]:
         """A service's address as the target host sees it (behind a tunnel: the server's end)."""

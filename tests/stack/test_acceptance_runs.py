@@ -180,16 +180,21 @@ def test_an_interrupted_run_stops_at_once_and_leaves_nothing_behind(stack: dict[
     run = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--no-pdf", "--env", "development",
                             "--no-gate", "-m", "load", f"--reports-dir={reports}"], cwd=REPO, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and run.poll() is None and not load_generator_of(run.pid):
-        time.sleep(0.5)
-    assert load_generator_of(run.pid), f"the load scenario never started: {run.communicate()[0][-1500:]}"
-    time.sleep(3)  # the load is under way
-    generators = load_generator_of(run.pid)
-    run.send_signal(signum)
-    sent = time.monotonic()
-    output = run.communicate(timeout=60)[0]
-    stopped = time.monotonic() - sent
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None and not load_generator_of(run.pid):
+            time.sleep(0.5)
+        assert load_generator_of(run.pid), f"the load scenario never started: {run.communicate()[0][-1500:]}"
+        time.sleep(3)  # the load is under way
+        generators = load_generator_of(run.pid)
+        run.send_signal(signum)
+        sent = time.monotonic()
+        output = run.communicate(timeout=60)[0]
+        stopped = time.monotonic() - sent
+    finally:
+        if run.poll() is None:  # never leave a run loading the stack behind a failed assertion
+            run.kill()
+            run.wait()
     assert stopped < 15, f"the run went on {stopped:.0f} s after {signum.name}"
     with owner_connection(stack) as conn:
         users = conn.execute("SELECT count(*) FROM users WHERE username LIKE 'edupro-verify%'").fetchone()[0]
@@ -198,8 +203,15 @@ def test_an_interrupted_run_stops_at_once_and_leaves_nothing_behind(stack: dict[
     evidence = json.loads((reports / "latest" / "evidence.json").read_text())
     assert evidence["run"]["interrupted"] is True
     assert "INTERRUPTED" in output and "Traceback" not in output, output[-1500:]
-    running = [p.pid for p in generators if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    running = [p.pid for p in generators if still_running(p)]
     assert not running, f"the load generator still runs after {signum.name}: {running}"
+
+
+def still_running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def load_generator_of(pid: int) -> list[psutil.Process]:

@@ -174,11 +174,17 @@ def test_deploy_refuses_bad_usage(args: list[str], message: str) -> None:
 ], ids=["verify staging phase 9", "verify production phase not a number", "verify unknown env", "verify specs missing"])
 def test_verify_checks_its_arguments_before_anything_is_made(args: list[str], message: str) -> None:
     """`deploy.sh verify` refuses bad arguments at once: no lab server made, nothing deployed."""
-    before = set(subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split())
+    before = containers()
     started = time.monotonic()
     result = deploy("verify", *args)
     elapsed = time.monotonic() - started
     assert result.returncode == USAGE and message in one_clear_line(result), result.stderr
     assert elapsed < 5, f"refused after {elapsed:.1f} s"
-    after = set(subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split())
-    assert after <= before, f"containers made before the arguments were checked: {after - before}"
+    assert containers() <= before, f"containers made before the arguments were checked: {containers() - before}"
+
+
+def containers() -> set[str]:
+    """Every container of this machine (none where Docker is not installed)."""
+    if not shutil.which("docker"):
+        return set()
+    return set(subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from typing import Any
 
 import requests
 
+from .. import process
 from ..errors import ProbeError
 from .fixtures import Person
 
@@ -41,36 +41,17 @@ def run(base_url: str, accounts: list[Person], users: int, spawn_rate: float, se
     """Library mode when WORKERS is 0; otherwise a Locust master with that many local workers."""
     command = [sys.executable, str(RUNNER), "--host", base_url, "--users", str(users), "--spawn-rate", str(spawn_rate),
                "--seconds", str(seconds), "--workers", str(workers)]
+    limit = seconds + users / MIN_LOGINS_PER_SECOND + 120
     with runner_environment(accounts) as env:
-        # In a session of its own: a run that is interrupted stops the runner and its workers with it.
-        runner = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  start_new_session=True)
-        try:
-            stdout, stderr = runner.communicate(timeout=seconds + users / MIN_LOGINS_PER_SECOND + 120)
+        try:  # an interrupted run stops the runner and its workers with it
+            result = process.run(command, timeout=limit, env=env)
         except subprocess.TimeoutExpired:
-            stop(runner)
-            raise ProbeError(f"the load run did not finish within {seconds + users / MIN_LOGINS_PER_SECOND + 120:.0f} s") from None
-        except BaseException:
-            stop(runner)
-            raise
-    if runner.returncode != 0 or not stdout.strip():
-        raise ProbeError(f"the load run failed: {(stderr.strip().splitlines() or ['no output'])[-1][:200]}")
-    figures = dict(json.loads(stdout.strip().splitlines()[-1]))
+            raise ProbeError(f"the load run did not finish within {limit:.0f} s") from None
+    if result.returncode != 0 or not result.stdout.strip():
+        raise ProbeError(f"the load run failed: {(result.stderr.strip().splitlines() or ['no output'])[-1][:200]}")
+    figures = dict(json.loads(result.stdout.strip().splitlines()[-1]))
     figures["recovered_after_seconds"] = recovery(base_url)
     return figures
-
-
-def stop(runner: subprocess.Popen[str]) -> None:
-    """The runner's whole session: Locust's master and its workers (SIGTERM, then SIGKILL after 5 s)."""
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(runner.pid, signum)
-            runner.wait(timeout=5)
-            return
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def recovery(base_url: str, seconds: float = 60) -> float | None:

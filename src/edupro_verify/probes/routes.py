@@ -58,9 +58,10 @@ def description(target: Target, api: Api) -> tuple[dict[str, Any], str]:
         raise ProbeError(f"no OpenAPI document in {folder} on the backend's host: the API does not publish {PUBLISHED} "
                          "and no running instance wrote its description there")
     merged: dict[str, Any] = {"paths": {}, "components": {"schemas": {}}}
-    for name in names:
+    for name in names:  # by path and method: a route either colour serves is tried
         document = json.loads(host.file(f"{folder}/{name}").content_string)
-        merged["paths"].update(document.get("paths", {}))
+        for path, operations in document.get("paths", {}).items():
+            merged["paths"].setdefault(path, {}).update(operations)
         merged["components"]["schemas"].update(document.get("components", {}).get("schemas", {}))
     return merged, f"{folder}/{{{','.join(names)}}}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ class Run:
     results: list[ScenarioResult] = field(default_factory=list)
     with_scenarios: set[str] = field(default_factory=set)  # requirements with a scenario before -m/-k
     selected: set[str] = field(default_factory=set)  # requirements with a scenario after them
+    scenarios_selected: Counter[str] = field(default_factory=Counter)  # requirement -> its scenarios in this run
     monotonic: float = field(default_factory=time.monotonic)
     document: EvidenceDocument | None = None  # set once the folder is written
     written: Path | None = None
@@ -60,10 +62,12 @@ class Run:
         left_out = self.with_scenarios - self.selected
         in_scope = {rid: req for rid, req in profile.requirements.items() if rid not in left_out}
         results = summarise(in_scope, scenarios, set(self.phases) | {0}, profile.not_applicable, self.waivers)
-        if interrupted:
+        if interrupted:  # a requirement whose scenarios did not all finish is not verified, whatever the others said
             for rid, result in results.items():
-                if rid in self.selected and not result.scenarios:
-                    result.status, result.reason = "error", "not verified: the run was interrupted before its check finished"
+                if len(result.scenarios) < self.scenarios_selected[rid]:
+                    result.status, result.reason = "error", (
+                        f"not verified: the run was interrupted before {self.scenarios_selected[rid] - len(result.scenarios)}"
+                        f" of its {self.scenarios_selected[rid]} scenarios finished")
         db = target.database
         return EvidenceDocument(
             run=RunRecord(id=self.id, env=self.env, release=self.release, phases=self.phases,

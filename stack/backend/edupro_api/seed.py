@@ -103,13 +103,13 @@ def create_demo_accounts(session: Session, accounts_file: Path) -> None:
 
 
 def create_school_accounts(session: Session) -> int:
-    """The school's own accounts: one per teacher and an administrator. Their passwords are random and kept
+    """The school's own accounts: one per teacher the data set's classes have, and an administrator. Their passwords are random and kept
     nowhere: the school hands each person a password of their own (an administrator sets it), never this
     deploy."""
     if session.scalar(select(func.count()).select_from(User).where(User.username == SCHOOL_ADMIN)):
         return 0
     rounds = get_settings().bcrypt_rounds
-    teachers = session.scalars(select(Teacher.id).order_by(Teacher.id)).all()
+    teachers = session.scalars(select(Teacher.id).where(Teacher.name.in_(TEACHERS)).order_by(Teacher.id)).all()
     people = [(f"teacher.{n}", Role.teacher, teacher) for n, teacher in enumerate(teachers, start=1)]
     people.append((SCHOOL_ADMIN, Role.administrator, None))
     for username, role, teacher in people:

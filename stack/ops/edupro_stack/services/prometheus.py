@@ -41,14 +41,18 @@ def node_targets(cfg: StackConfig) -> list[str]:
     and data server's on its own address too (their firewalls admit the web server to it)."""
     port = cfg.monitoring.node_exporter_port
     others = [*cfg.tiers.app, *cfg.tiers.data] if cfg.tiers.role == "web" else []
-    return [f"127.0.0.1:{port}", *(f"{address}:{port}" for address in others)]
+    return [f"127.0.0.1:{port}", *(f"{_bracketed(address)}:{port}" for address in others)]
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
 
 
 def exporter_address(cfg: StackConfig) -> str:
     """Loopback where Prometheus runs beside it; a server behind the web tier's own address, for the web server's
     Prometheus to reach."""
     behind = cfg.tiers.role in ("app", "data") and cfg.tiers.address
-    return f"{cfg.tiers.address if behind else '127.0.0.1'}:{cfg.monitoring.node_exporter_port}"
+    return f"{_bracketed(cfg.tiers.address) if behind else '127.0.0.1'}:{cfg.monitoring.node_exporter_port}"
 
 
 def start_node_exporter(cfg: StackConfig, layout: Layout) -> None:
@@ -59,7 +63,7 @@ def start_node_exporter(cfg: StackConfig, layout: Layout) -> None:
                                        f"--collector.textfile.directory={layout.textfile}"],
                      layout.pids, layout.logs / "node-exporter.log")
     host, port = address.rsplit(":", 1)
-    wait_for_port(host, int(port), "node exporter")
+    wait_for_port(host.strip("[]"), int(port), "node exporter")
 
 
 def set_backend_targets(layout: Layout, backends: list[str]) -> None:
