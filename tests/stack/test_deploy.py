@@ -63,6 +63,10 @@ def test_nothing_but_nginx_listens_beyond_loopback(stack: dict[str, Any]) -> Non
 
 
 def probe_during(action: list[str], base_url: str) -> tuple[int, int, list[str]]:
+    """Requests back to back while ACTION runs, each on a connection of its own, as the suite's ContinuousProbe sends
+    them: a graceful reload closes idle kept-alive connections, and a client that reuses one just then gets "Remote
+    end closed connection" for a request the server never received (browsers send such a request again; RFC 9112
+    9.3.1). On a new connection, a request that gets no answer is one the server dropped."""
     counts = {"requests": 0, "failures": 0}
     errors: list[str] = []
     stop = threading.Event()
@@ -72,7 +76,8 @@ def probe_during(action: list[str], base_url: str) -> tuple[int, int, list[str]]
         while not stop.is_set():
             counts["requests"] += 1
             try:
-                if session.get(f"{base_url}/version", verify=False, timeout=5).status_code != 200:
+                if session.get(f"{base_url}/version", verify=False, timeout=5,
+                               headers={"Connection": "close"}).status_code != 200:
                     raise ValueError("not 200")
             except (requests.RequestException, ValueError) as error:
                 counts["failures"] += 1
