@@ -107,6 +107,7 @@ class TierFault:
     server: str  # the address of the server it is applied on (as root)
     apply: str
     undo: str
+    select: str = ""  # the scenarios to run (-m), when not every scenario of the requirement sees this surface
 
 
 STACK = "/usr/local/bin/edupro-stack"
@@ -117,7 +118,10 @@ PROMETHEUS_CONFIG = "/var/lib/edupro/prometheus/prometheus.yml"
 PROMETHEUS_RELOAD = "curl -fsS -X POST http://127.0.0.1:9090/-/reload && sleep 6"  # its targets follow within seconds
 TIER_FAULTS = (
     # The application tier's security group opened to everyone for the backend's port.
-    TierFault("app-firewall-open-to-everyone", "PLAN-02", APP1, "ufw allow 8001/tcp", "ufw delete allow 8001/tcp"),
+    # (The reachability matrix measures the backend's port from outside; the scan of every port of four servers is
+    # left out.)
+    TierFault("app-firewall-open-to-everyone", "PLAN-02", APP1, "ufw allow 8001/tcp", "ufw delete allow 8001/tcp",
+              select="REQ-PLAN-02 and not servers"),
     # The data tier's security group opened to everyone for PostgreSQL: FW-01 reads the rule on the data server
     # (PLAN-02 measures the same door open from outside).
     TierFault("data-firewall-open-to-everyone", "FW-01", DATA, "ufw allow 5432/tcp", "ufw delete allow 5432/tcp"),
@@ -144,4 +148,4 @@ TIER_FAULTS = (
 @pytest.mark.parametrize("fault", TIER_FAULTS, ids=[f.name for f in TIER_FAULTS])
 def test_a_fault_on_one_tier_is_caught_and_undone(lab: ProductionLab, fault: TierFault, tmp_path: Path) -> None:
     caught_and_healed(f"production-lab:{fault.name}", fault.breaks, lambda command: lab.on(fault.server, command),
-                      fault.apply, fault.undo, lab.verify, tmp_path)
+                      fault.apply, fault.undo, lab.verify, tmp_path, fault.select)
