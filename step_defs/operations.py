@@ -11,14 +11,13 @@ from edupro_verify.errors import ProbeError
 from edupro_verify.evidence import Evidence
 from edupro_verify.probes import database as db
 from edupro_verify.probes import host as host_probe
-from edupro_verify.probes import logs, records, recovery, scheduler
+from edupro_verify.probes import logs, network, records, recovery, scheduler
 from edupro_verify.probes.monitoring import Prometheus, dashboard_metrics, promtool_check_rules
 from edupro_verify.spec import Profile
 from edupro_verify.steps import then
 from edupro_verify.targets import Target
 
 JOBS = {"edupro-backend", "node", "prometheus"}
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 @when("Prometheus is asked for its targets", target_fixture="targets")
@@ -44,7 +43,7 @@ def every_server_scraped(targets: list[dict[str, Any]], target: Target, evidence
     hosts = {node.rsplit(":", 1)[0].strip("[]") for node in nodes}
 
     def scraped(address: str) -> bool:
-        beside_prometheus = address == target.address and bool(hosts & LOOPBACK)  # Prometheus runs on target.host
+        beside_prometheus = address == target.address and bool(hosts & network.LOOPBACK)  # Prometheus runs on target.host
         return address in hosts or beside_prometheus or (len(servers) == 1 and bool(hosts))
     missing = [label for label, address in servers.items() if not scraped(address)]
     evidence.expect_none("servers whose host metrics Prometheus does not scrape", missing, source="Prometheus",
