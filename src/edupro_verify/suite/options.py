@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
-from ..spec import SPECS
+from ..spec import SPECS, SpecError, load_profile
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -48,10 +49,6 @@ def check_before_provisioning(argv: list[str]) -> int:
     """`deploy.sh verify` asks this before it makes or deploys anything: the environment, --phase and --specs as
     the run will take them. Prints the specs folder (the deploy tool then reads the same profiles), or one line
     saying what is wrong (exit 4, as pytest's own bad input)."""
-    import argparse
-
-    from ..spec import SpecError, load_profile
-
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--env", default="development")
     parser.add_argument("--phase")
