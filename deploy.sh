@@ -46,11 +46,13 @@ The acceptance suite:
   bench [--quick] [--only PART...] [--steps N,N]
                                         benchmarks: suite speed, capacity (--steps: its user counts), deploy
                                         time, zero downtime, recovery; prints `name: value unit` lines
-  test [--faults|--compose|--local] [pytest options]
-                                        the project's own tests (what CI runs: all of them); --faults: only the
-                                        fault-injection tests (local and container faults), ending with
-                                        "faults: N injected, M caught, K missed"; --compose: only the compose
-                                        driver's tests; --local: all but the compose driver's
+  test [--group G]... [--faults] [pytest options]
+                                        the project's own tests (what CI runs: all of them), in groups side by
+                                        side, each on a stack of its own (stack, faults, compose, lab; then the
+                                        quiet ones alone); ends with a table of group, tests, wall and CPU time,
+                                        result; each group's output in .test-logs/. --group G: only those groups
+                                        (python -m tests.groups --list); --faults: only the fault-injection tests
+                                        in one pytest, ending with "faults: N injected, M caught, K missed"
 
 Options:
   --env ENV       development (default), staging or production
@@ -156,7 +158,7 @@ tests_beside_the_development_stack() {
   snapshot="$(mktemp)"
   EDUPRO_RUN_DIR="$developer" EDUPRO_PORT_OFFSET= "$PY" -m tests.machine_in_use snapshot "$snapshot" || exit 1
   say "tests on their own stack: $TEST_RUN_DIR, ports + $TEST_PORT_OFFSET; the development stack ($developer) is left alone"
-  (cd "$ROOT" && EDUPRO_RUN_DIR="$TEST_RUN_DIR" EDUPRO_PORT_OFFSET="$TEST_PORT_OFFSET" "$PY" -m pytest "$@") || rc=$?
+  (cd "$ROOT" && EDUPRO_RUN_DIR="$TEST_RUN_DIR" EDUPRO_PORT_OFFSET="$TEST_PORT_OFFSET" "$PY" "$@") || rc=$?
   EDUPRO_RUN_DIR="$developer" EDUPRO_PORT_OFFSET= "$PY" -m tests.machine_in_use check "$snapshot" || rc=1
   rm -f "$snapshot"
   if [ -n "$stand_in" ]; then
@@ -212,14 +214,15 @@ main() {
     test)
       ensure_packages; ensure_venv
       ensure_docker  # the compose driver's tests build and run the stack in containers
-      local suites=(tests)
-      if [ "${1:-}" = "--faults" ]; then suites=(tests/faults tests/compose/test_container_faults.py); shift
-      elif [ "${1:-}" = "--compose" ]; then suites=(tests/compose); shift
-      elif [ "${1:-}" = "--local" ]; then suites=(tests --ignore=tests/compose); shift; fi
+      local runner=(-m tests.groups)
+      if [ "${1:-}" = "--faults" ]; then runner=(-m pytest tests/faults tests/compose/test_container_faults.py); shift; fi
       say "ruff: lint and the step modules' import rule (step_defs/ruff.toml)"
       (cd "$ROOT" && "$VENV/bin/ruff" check --quiet .) || { say "ruff found problems (above); fix them first"; exit 1; }
       fresh_test_stack
-      tests_beside_the_development_stack "${suites[@]}" "$@"; exit $? ;;
+      local rc=0
+      tests_beside_the_development_stack "${runner[@]}" "$@" || rc=$?
+      fresh_test_stack  # nothing of the tests' own left running
+      exit $rc ;;
     *)
       say "unknown verb '$verb'; run ./deploy.sh --help"; exit $EXIT_USAGE ;;
   esac

@@ -8,7 +8,7 @@ from pytest_bdd import parsers, when
 
 from edupro_verify import chain
 from edupro_verify.errors import ProbeError
-from edupro_verify.evidence import Evidence
+from edupro_verify.evidence import Evidence, verdict
 from edupro_verify.spec import Profile
 from edupro_verify.steps import then
 from edupro_verify.suite.run import Run
@@ -84,9 +84,7 @@ def collect_mapped(requirement: str, profile: Profile, this_run: Run) -> dict[st
         if rid in profile.not_applicable:
             status[rid] = "not_applicable"
         elif mine:
-            ran = [s for s in mine if s != "not_applicable"]
-            status[rid] = next((s for s in ("failed", "error") if s in ran),
-                               "passed" if len(ran) == len(mine) else "partly_verified" if ran else "not_applicable")
+            status[rid] = verdict(mine)
         elif phase in earlier:
             recorded = chain.requirement_status(earlier[phase].folder, rid)
             status[rid] = f"{recorded} ({earlier[phase].folder.name})" if recorded != "passed" else "passed"

@@ -1,8 +1,11 @@
-"""The fault run's tally, printed last as `faults: N injected, M caught, K missed`."""
+"""The fault run's tally, printed last as `faults: N injected, M caught, K missed`; the quiet tests kept apart."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import pytest
 
 TALLY: dict[str, list[str]] = {"injected": [], "caught": [], "missed": []}
 
@@ -14,3 +17,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"missed fault: {name}")
     terminalreporter.write_line(f"faults: {len(TALLY['injected'])} injected, {len(TALLY['caught'])} caught, "
                                 f"{len(TALLY['missed'])} missed")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """EDUPRO_TEST_QUIET=only keeps the tests marked `quiet` (they measure time or load: tests/groups.py runs them
+    alone), =none leaves them out; unset, every test runs."""
+    wanted = os.environ.get("EDUPRO_TEST_QUIET", "")
+    if wanted not in ("only", "none"):
+        return
+    keep = [item for item in items if (item.get_closest_marker("quiet") is not None) == (wanted == "only")]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep

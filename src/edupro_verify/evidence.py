@@ -289,6 +289,16 @@ def _sentence(what: str, value: Any, unit: str, limit: Limit, measured: Any, sou
     return _prefixed(source, f"{what} is {_shown(value, unit)}, the profile requires {limit.comparator} {shown_limit}")
 
 
+def verdict(statuses: list[str]) -> str:
+    """A requirement's status from the statuses of its scenarios: the one rule the summary, the report, the gate and
+    the compliance roll-ups share. A failure outweighs an error, an error a pass; a pass beside scenarios that do not
+    apply here is a partial verification; none at all is not covered."""
+    if not statuses:
+        return "not_covered"
+    status = next(s for s in _PRECEDENCE if s in statuses)
+    return "partly_verified" if status == "passed" and "not_applicable" in statuses else status
+
+
 def summarise(requirements: dict[str, Requirement], scenarios: list[ScenarioResult],
               in_scope: set[int], not_applicable: dict[str, str], waivers: list[Waiver] | None = None,
               today: date | None = None) -> dict[str, RequirementResult]:
@@ -300,14 +310,13 @@ def summarise(requirements: dict[str, Requirement], scenarios: list[ScenarioResu
         if not mine:
             status, reason = "not_covered", "no executable scenario verifies this requirement"
         else:
-            status = next(s for s in _PRECEDENCE if any(r.status == s for r in mine))
+            status = verdict([r.status for r in mine])
             reasons = [f"{r.scenario}: {r.reason}" for r in mine if r.status == status and r.reason]
             reason = reasons[0] if reasons else ""
             if status == "not_applicable":
                 reason = not_applicable.get(rid, reason)
             skipped = [r for r in mine if r.status == "not_applicable"]
-            if status == "passed" and skipped:
-                status = "partly_verified"
+            if status == "partly_verified":
                 reason = (f"{len(mine) - len(skipped)} of {len(mine)} scenarios verified it; not applicable here: "
                           + "; ".join(f"{r.scenario} ({r.reason})" for r in skipped))
         waiver = _waiver_for(rid, status, waivers or [], today or date.today())

@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,13 +78,14 @@ def specs_naming(folder: Path, **target: Any) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     folder = tmp_path_factory.mktemp("lab")
     env = {**os.environ, "EDUPRO_LAB_ADDRESS": ADDRESS, "EDUPRO_RUN_DIR": str(RUN_DIR), "EDUPRO_PORT_OFFSET": ""}
     made = Lab(specs_naming(folder), env, RUN_DIR / "lab" / "ssh_config")
     gone = made.deploy("lab", "down", "--env", "staging")
     assert gone.returncode == 0, gone.stderr
-    return made
+    yield made
+    made.deploy("lab", "down", "--env", "staging")  # the tests' server is theirs: nothing left running after them
 
 
 def evidence_of(reports: Path) -> dict[str, Any]:

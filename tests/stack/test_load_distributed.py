@@ -7,9 +7,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.helpers import REPO, run_suite
+
+pytestmark = pytest.mark.quiet  # the load step's verdict: the machine to itself
 
 
 def test_the_load_step_runs_a_master_and_two_workers(stack: dict[str, Any], tmp_path: Path) -> None:

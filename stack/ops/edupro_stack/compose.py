@@ -25,7 +25,7 @@ import yaml
 from . import backup, history, tls
 from .config import StackConfig, backend_environment, load, record_deployed, write_env_file
 from .layout import Layout
-from .processes import StackError, holder, run, which
+from .processes import StackError, holder, one_at_a_time, run, which
 from .services import backend, nginx, postgres, prometheus
 from .stack import (
     State,
@@ -142,6 +142,11 @@ def ensure_docker() -> None:
 
 def ensure_base_image() -> None:
     """debian:bookworm-slim from a registry if the machine has it, else debootstrapped here once (cached)."""
+    with one_at_a_time(ROOTFS_CACHE.parent / "rootfs.lock"):
+        _ensure_base_image()
+
+
+def _ensure_base_image() -> None:
     if subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True).returncode == 0:
         return
     if not (ROOTFS_CACHE / "etc" / "os-release").exists():
@@ -170,13 +175,14 @@ def ensure_wheelhouse(layout: Layout, requirements: Path | None = None) -> Path:
     requirements = requirements or layout.repo / "stack" / "compose" / "requirements-backend.txt"
     stamp = wheels / f".{requirements.stem}"
     wanted = requirements.read_text() + (layout.repo / "stack" / "compose" / "requirements-backend.txt").read_text()
-    if stamp.exists() and stamp.read_text() == wanted:
-        return wheels
-    wheels.mkdir(parents=True, exist_ok=True)
-    run([str(layout.python), "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(wheels),
-         "-r", str(requirements), "-c", str(layout.repo / "requirements.txt")],
-        what=f"pip download of the wheels of {requirements.name}")
-    stamp.write_text(wanted)
+    with one_at_a_time(layout.repo / ".cache" / "wheels.lock"):
+        if stamp.exists() and stamp.read_text() == wanted:
+            return wheels
+        wheels.mkdir(parents=True, exist_ok=True)
+        run([str(layout.python), "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(wheels),
+             "-r", str(requirements), "-c", str(layout.repo / "requirements.txt")],
+            what=f"pip download of the wheels of {requirements.name}")
+        stamp.write_text(wanted)
     return wheels
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import re
@@ -10,7 +11,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 SERVICE_USER = "edupro"
@@ -54,6 +56,19 @@ def run(command: Sequence[str], env: dict[str, str] | None = None, what: str = "
         detail = (result.stderr or result.stdout).strip().splitlines()
         raise StackError(f"{what or command[0]} failed: {detail[-1] if detail else 'exit ' + str(result.returncode)}")
     return result
+
+
+@contextmanager
+def one_at_a_time(lock: Path) -> Iterator[None]:
+    """Hold LOCK while building something stacks share (the frontend, the base image, the wheelhouse): the project's
+    test groups run side by side, and a second build waits for the first, then finds it done."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def port_open(host: str, port: int, timeout: float = 0.3) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from . import backup, history, tls
 from .config import StackConfig, database_url, load, load_deployed, record_deployed
 from .layout import Layout
-from .processes import StackError, give, pid_of, port_open, require_free, run, stop_daemons, which
+from .processes import StackError, give, one_at_a_time, pid_of, port_open, require_free, run, stop_daemons, which
 from .services import backend, nginx, postgres, prometheus, redis
 
 DRIVER = "local"
@@ -63,12 +63,13 @@ def ensure_model(layout: Layout) -> None:
 
 
 def ensure_frontend(layout: Layout) -> None:
-    if (layout.frontend / "index.html").exists():
-        return
     folder = layout.repo / "stack" / "frontend"
-    npm = which("npm")
-    run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(folder)], what="npm ci")
-    run([npm, "run", "build", "--prefix", str(folder)], what="frontend build")
+    with one_at_a_time(folder / ".build.lock"):
+        if (layout.frontend / "index.html").exists():
+            return
+        npm = which("npm")
+        run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(folder)], what="npm ci")
+        run([npm, "run", "build", "--prefix", str(folder)], what="frontend build")
 
 
 def _migration_env(cfg: StackConfig, layout: Layout) -> dict[str, str]:

@@ -1,0 +1,311 @@
+"""`./deploy.sh test`: the project's tests in groups, side by side where they do not disturb each other.
+
+    python -m tests.groups [--group NAME ...] [PYTEST ARGS]    every group (or those named), then the table
+    python -m tests.groups --list                               the groups and what each runs
+
+Each group is one pytest with a stack of its own (its own run directory and port offset, made afresh), its
+output in .test-logs/GROUP.log. The tests marked `quiet` (they measure time or put the machine under load) form
+a group that runs alone, after the others. At the end: each failed group's failures, the fault tally of all
+groups, and a table of group, tests, wall time, CPU time and result. A group's CPU time is its pytest and every
+process it started, the stack's servers included (each group's runner adopts the servers that outlive their
+parent and reaps them when its stack goes down); the CPU time of containers is Docker's and not counted.
+Nothing a group started is left running: its stack is taken down, and a process still alive after that is named
+(and stopped), which fails the group.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LOGS = REPO / ".test-logs"
+QUIET_VARIABLE = "EDUPRO_TEST_QUIET"  # "only": the quiet tests; "none": all but them (tests/conftest.py)
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    paths: tuple[str, ...]
+    run_dir: str
+    port_offset: int
+    quiet: str = "none"  # which of the quiet tests it runs
+    alone: bool = False  # runs after the side-by-side groups, with the machine to itself
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "EDUPRO_RUN_DIR": str(REPO / self.run_dir),
+                "EDUPRO_PORT_OFFSET": str(self.port_offset), QUIET_VARIABLE: self.quiet}
+
+
+# Port offsets are whole thousands (no two of a stack's ports are a multiple of 1,000 apart) and keep every port
+# below 32768, where the kernel's ephemeral ports begin.
+GROUPS = (
+    Group("stack", ("tests/unit", "tests/stack"), ".test-stack", 20000),
+    Group("faults", ("tests/faults",), ".test-faults", 21000),
+    Group("compose", ("tests/compose",), ".test-compose", 23000),
+    Group("lab", ("tests/lab",), ".test-lab", 19000),
+    Group("quiet", ("tests",), ".test-quiet", 22000, quiet="only", alone=True),
+)
+
+
+@dataclass
+class Outcome:
+    group: Group
+    returncode: int = -1
+    wall: float = 0.0
+    cpu: float = 0.0
+    tests: int = 0
+    failed: int = 0
+    left_running: tuple[str, ...] = ()
+
+    @property
+    def result(self) -> str:
+        if self.left_running:
+            return f"left {len(self.left_running)} running"
+        if self.returncode == 5 or (self.returncode == 0 and not self.tests):
+            return "no tests"
+        return "passed" if self.returncode == 0 else f"{self.failed} failed" if self.failed else "error"
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("passed", "no tests")
+
+
+def log(group: Group) -> Path:
+    return LOGS / f"{group.name}.log"
+
+
+# --- one group (python -m tests.groups one NAME ARGS): its pytest, its stack down, nothing left ---
+
+def _become_subreaper() -> None:
+    """Servers that outlive the command that started them (the stack's daemons) become this process's children,
+    so their CPU time is the group's and what is still alive at the end can be found."""
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _stack_down(group: Group) -> None:
+    run_dir = REPO / group.run_dir
+    if not run_dir.exists():
+        return
+    env = {**group.env(), "PYTHONPATH": f"{REPO}/stack/ops:{REPO}/stack/backend"}
+    for driver in ("local", "compose"):
+        if driver == "compose" and not (run_dir / "compose" / "state.json").exists():
+            continue
+        subprocess.run([sys.executable, "-m", "edupro_stack.cli", "down", "--driver", driver], env=env, cwd=REPO,
+                       capture_output=True, check=False, timeout=300)
+
+
+def _children() -> list[tuple[int, str]]:
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("PPid", "").strip() == str(me) and fields.get("State", "").strip()[:1] != "Z":
+            found.append((int(entry.name), command[:120]))
+    return found
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def run_one(name: str, args: list[str]) -> int:
+    group = next(g for g in GROUPS if g.name == name)
+    _become_subreaper()
+    _stack_down(group)  # the last run's stack, if one was left: each group starts from nothing
+    shutil.rmtree(REPO / group.run_dir, ignore_errors=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches pytest, which stops; then the stack goes down
+    pytest = subprocess.Popen([sys.executable, "-m", "pytest", *group.paths, "-v", "-p", "no:cacheprovider",
+                               f"--junitxml={LOGS / (group.name + '.xml')}", *args], cwd=REPO, env=group.env(),
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    returncode = pytest.wait()
+    _stack_down(group)
+    _reap()
+    deadline = time.monotonic() + 5
+    while _children() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        _reap()
+    left = _children()
+    for pid, command in left:
+        print(f"left running by the group, stopped now: pid {pid}: {command}", flush=True)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.2)
+    _reap()
+    (LOGS / f"{group.name}.left").write_text(json.dumps([command for _, command in left]))
+    return returncode
+
+
+# --- every group (python -m tests.groups [--group NAME ...] ARGS): side by side, then alone, then the table ---
+
+def _start(group: Group, args: list[str]) -> tuple[int, float]:
+    with log(group).open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "tests.groups", "one", group.name, *args], cwd=REPO,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    return process.pid, time.monotonic()
+
+
+def _counts(group: Group) -> tuple[int, int]:
+    try:
+        suites = ElementTree.parse(LOGS / f"{group.name}.xml").getroot()
+    except (OSError, ElementTree.ParseError):
+        return 0, 0
+    suite = suites if suites.tag == "testsuite" else suites.find("testsuite")
+    if suite is None:
+        return 0, 0
+    total = int(suite.get("tests", 0)) - int(suite.get("skipped", 0))
+    return total, int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+
+
+def _progress(group: Group) -> str:
+    try:
+        with log(group).open("rb") as handle:
+            handle.seek(max(0, handle.seek(0, os.SEEK_END) - 4096))
+            tail = handle.read().decode(errors="replace")
+    except OSError:
+        return "starting"
+    found = re.findall(r"\[\s*(\d+)%\]", tail)
+    return f"{found[-1]}%" if found else "starting"
+
+
+def _run_side_by_side(groups: list[Group], args: list[str], outcomes: dict[str, Outcome], began: float) -> None:
+    running = {pid: (group, started) for group in groups for pid, started in [_start(group, args)]}
+    print(f"groups side by side: {', '.join(g.name for g in groups)} (output in {LOGS.relative_to(REPO)}/)", flush=True)
+    last_word = time.monotonic()
+    while running:
+        pid, status, usage = os.wait4(-1, os.WNOHANG)
+        if pid in running:
+            group, started = running.pop(pid)
+            outcome = outcomes[group.name]
+            outcome.returncode = os.waitstatus_to_exitcode(status)
+            outcome.wall = time.monotonic() - started
+            outcome.cpu = usage.ru_utime + usage.ru_stime
+            outcome.tests, outcome.failed = _counts(group)
+            left = LOGS / f"{group.name}.left"
+            outcome.left_running = tuple(json.loads(left.read_text())) if left.exists() else ()
+            print(f"{_minutes(time.monotonic() - began)}  {group.name}: {outcome.result}, {outcome.tests} tests in "
+                  f"{_minutes(outcome.wall)}", flush=True)
+            continue
+        if time.monotonic() - last_word >= 120:
+            last_word = time.monotonic()
+            print(f"{_minutes(last_word - began)}  " + " · ".join(f"{g.name} {_progress(g)}" for g, _ in running.values()),
+                  flush=True)
+        time.sleep(1)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def _failures(group: Group, limit: int = 400) -> list[str]:
+    """What a failed group's pytest said from its first failure on (CI shows only the terminal)."""
+    lines = log(group).read_text(errors="replace").splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(r"=+ (FAILURES|ERRORS) =+", line)), None)
+    if start is None:
+        start = max(0, len(lines) - 60)
+    return lines[start:start + limit]
+
+
+def _tally(groups: list[Group]) -> str | None:
+    injected = caught = missed = 0
+    for group in groups:
+        text = log(group).read_text(errors="replace") if log(group).exists() else ""
+        for found in re.finditer(r"^faults: (\d+) injected, (\d+) caught, (\d+) missed", text, re.MULTILINE):
+            injected, caught, missed = injected + int(found[1]), caught + int(found[2]), missed + int(found[3])
+    return f"faults: {injected} injected, {caught} caught, {missed} missed" if injected else None
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """Seconds of CPU busy and in all (every core) since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / ticks, sum(fields[:8]) / ticks
+
+
+def run_all(names: list[str], args: list[str]) -> int:
+    chosen = [g for g in GROUPS if not names or g.name in names]
+    LOGS.mkdir(exist_ok=True)
+    for stale in LOGS.iterdir():
+        stale.unlink()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops every group's pytest; the table still follows
+    outcomes = {g.name: Outcome(g) for g in chosen}
+    began, (busy0, all0) = time.monotonic(), _machine_cpu()
+    side_by_side = [g for g in chosen if not g.alone]
+    if side_by_side:
+        _run_side_by_side(side_by_side, args, outcomes, began)
+    for group in (g for g in chosen if g.alone):
+        print(f"{_minutes(time.monotonic() - began)}  {group.name}: alone, with the machine to itself", flush=True)
+        _run_side_by_side([group], args, outcomes, began)
+    wall = time.monotonic() - began
+    busy1, all1 = _machine_cpu()
+    for outcome in outcomes.values():
+        if not outcome.ok:
+            print(f"\n===== {outcome.group.name}: {outcome.result} (all of it: {log(outcome.group)}) =====")
+            print("\n".join(_failures(outcome.group)))
+            for command in outcome.left_running:
+                print(f"left running: {command}")
+    tally = _tally(chosen)
+    if tally:
+        print(tally)
+    print(f"\n{'group':<9} {'tests':>5} {'wall':>12} {'CPU':>12}  result")
+    for outcome in outcomes.values():
+        print(f"{outcome.group.name:<9} {outcome.tests:>5} {_minutes(outcome.wall):>12} {_minutes(outcome.cpu):>12}  "
+              f"{outcome.result}")
+    total = sum(o.tests for o in outcomes.values())
+    print(f"{'all':<9} {total:>5} {_minutes(wall):>12} {_minutes(sum(o.cpu for o in outcomes.values())):>12}  "
+          f"{'passed' if all(o.ok for o in outcomes.values()) else 'FAILED'}")
+    cores = os.cpu_count() or 1
+    print(f"machine: {(busy1 - busy0) / max(all1 - all0, 1e-9):.0%} of {cores} cores busy over the "
+          f"{_minutes(wall)} (containers included)")
+    return 0 if all(o.ok for o in outcomes.values()) else 1
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["one"]:
+        return run_one(argv[1], argv[2:])
+    if argv[:1] == ["--list"]:
+        for group in GROUPS:
+            print(f"{group.name:<9} {' '.join(group.paths)} (quiet tests: {group.quiet}; "
+                  f"{'alone, after the others' if group.alone else 'side by side'}; run dir {group.run_dir}, "
+                  f"ports + {group.port_offset})")
+        return 0
+    names: list[str] = []
+    while argv[:1] == ["--group"] and len(argv) > 1:
+        names.append(argv[1])
+        argv = argv[2:]
+    unknown = [n for n in names if n not in {g.name for g in GROUPS}]
+    if unknown:
+        print(f"tests.groups: no group named {', '.join(unknown)}; the groups: {', '.join(g.name for g in GROUPS)}",
+              file=sys.stderr)
+        return 2
+    return run_all(names, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
