@@ -408,8 +408,9 @@ FAULTS += [
 # Requirements without a fault here or among the container faults (tests/compose/faults.py), and where they
 # are seen red instead.
 NOT_INJECTED: dict[str, str] = {
-    **dict.fromkeys(("FW-01", "FW-02", "PLAN-01", "GOV-01", "GOV-02", "REL-04"),
-                    "not applicable in development (checked in staging and production)"),
+    **dict.fromkeys(("PLAN-01", "GOV-01", "GOV-02", "REL-04"),
+                    "not applicable in development, where the fault tests run; the plan and the approval records "
+                    "they read are exercised by tests/unit/test_units_and_plan.py and test_signing.py"),
     "OPS-01": "an outage stays in the availability window (5 min in development) after the undo, so the healed "
               "run could not be green for minutes; the availability query is exercised on every clean run",
     **dict.fromkeys(("COMP-01", "COMP-02", "COMP-03"), "roll-ups: red whenever an item is red "

@@ -19,10 +19,9 @@ import pytest
 import yaml
 
 from tests.helpers import REPO, run_suite
+from tests.lab.faults import APP1, APP2, DATA, TIER_FAULTS, WEB, ServerFault
 from tests.lab.test_staging_lab import caught_and_healed, evidence_of
 
-FIRST = int(os.environ.get("EDUPRO_TEST_PRODUCTION_LAB_FIRST", "120"))
-WEB, APP1, APP2, DATA = (f"172.31.240.{FIRST + i}" for i in range(4))
 RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
 SSH_CONFIG = RUN_DIR / "lab" / "production.ssh_config"
 MUST_PASS = ("PLAN-02", "PLAN-03", "HW-04", "DATA-05", "FW-01", "SEC-02", "MON-01", "MON-04", "APP-04", "DATA-01")
@@ -100,52 +99,7 @@ def test_production_from_nothing_is_deployed_tier_by_tier_and_verified_between_i
                                     for s in sorted({v["status"] for v in results.values()})})
 
 
-@dataclass(frozen=True)
-class TierFault:
-    name: str
-    breaks: str  # the requirement that must turn red
-    server: str  # the address of the server it is applied on (as root)
-    apply: str
-    undo: str
-    select: str = ""  # the scenarios to run (-m), when not every scenario of the requirement sees this surface
-
-
-STACK = "/usr/local/bin/edupro-stack"
-PG_DATA = "/var/lib/edupro/postgres/data"
-PG_RELOAD = f"runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D {PG_DATA} reload"
-NGINX = "runuser -u edupro -- nginx -c /var/lib/edupro/nginx/nginx.conf"
-PROMETHEUS_CONFIG = "/var/lib/edupro/prometheus/prometheus.yml"
-PROMETHEUS_RELOAD = "curl -fsS -X POST http://127.0.0.1:9090/-/reload && sleep 6"  # its targets follow within seconds
-TIER_FAULTS = (
-    # The application tier's security group opened to everyone for the backend's port.
-    # (The reachability matrix measures the backend's port from outside; the scan of every port of four servers is
-    # left out.)
-    TierFault("app-firewall-open-to-everyone", "PLAN-02", APP1, "ufw allow 8001/tcp", "ufw delete allow 8001/tcp",
-              select="REQ-PLAN-02 and not servers"),
-    # The data tier's security group opened to everyone for PostgreSQL: FW-01 reads the rule on the data server
-    # (PLAN-02 measures the same door open from outside).
-    TierFault("data-firewall-open-to-everyone", "FW-01", DATA, "ufw allow 5432/tcp", "ufw delete allow 5432/tcp"),
-    # One application server's services stopped (and left stopped: down pauses supervision): nginx's health
-    # checks take it out, so requests still succeed, but only half the instances serve.
-    TierFault("one-application-server-stopped", "PLAN-03", APP2, f"{STACK} down", f"{STACK} up --env production"),
-    # The data tier takes the application servers' connections without TLS.
-    TierFault("database-tls-off-between-tiers", "DATA-05", DATA,
-              f"sed -i 's/^hostssl edupro_production/host edupro_production/' {PG_DATA}/pg_hba.conf && {PG_RELOAD}",
-              f"sed -i 's/^host edupro_production/hostssl edupro_production/' {PG_DATA}/pg_hba.conf && {PG_RELOAD}"),
-    # Round robin replaced by ip_hash on the web tier: every request of a client goes to one instance.
-    # The web server's Prometheus no longer scrapes the data server's node exporter (a reload, the file kept aside).
-    TierFault("data-server-not-scraped", "MON-01", WEB,
-              f"cp {PROMETHEUS_CONFIG} /root/prometheus.yml.orig && sed -i '/- {DATA}:9100/d' {PROMETHEUS_CONFIG} "
-              f"&& {PROMETHEUS_RELOAD}",
-              f"cp /root/prometheus.yml.orig {PROMETHEUS_CONFIG} && {PROMETHEUS_RELOAD} && sleep 10"),
-    TierFault("ip-hash-on-the-web-tier", "PLAN-03", WEB,
-              "sed -i 's/^upstream edupro_backend {/upstream edupro_backend {\\n    ip_hash;/' "
-              f"/var/lib/edupro/nginx/upstream.conf && {NGINX} -s reload && sleep 1",
-              f"sed -i '/ip_hash;/d' /var/lib/edupro/nginx/upstream.conf && {NGINX} -s reload && sleep 1"),
-)
-
-
 @pytest.mark.parametrize("fault", TIER_FAULTS, ids=[f.name for f in TIER_FAULTS])
-def test_a_fault_on_one_tier_is_caught_and_undone(lab: ProductionLab, fault: TierFault, tmp_path: Path) -> None:
+def test_a_fault_on_one_tier_is_caught_and_undone(lab: ProductionLab, fault: ServerFault, tmp_path: Path) -> None:
     caught_and_healed(f"production-lab:{fault.name}", fault.breaks, lambda command: lab.on(fault.server, command),
                       fault.apply, fault.undo, lab.verify, tmp_path, fault.select)

@@ -27,8 +27,9 @@ import yaml
 from tests.conftest import TALLY
 from tests.faults.catalogue import DIRECTORY_ROUTE, UNGUARDED_ROUTE
 from tests.helpers import REPO, one_clear_line, run_suite
+from tests.lab.faults import SERVER_FAULTS, ServerFault
+from tests.lab.faults import STAGING as ADDRESS
 
-ADDRESS = os.environ.get("EDUPRO_TEST_LAB_ADDRESS", "172.31.240.110")
 RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
 MUST_PASS = ("FW-01", "FW-02", "OPS-03", "OPS-04", "OPS-05", "PLAN-02", "APP-01", "APP-04", "DATA-01", "MON-01", "MON-04")
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the lab's certificate is self-signed
@@ -143,61 +144,6 @@ def test_from_this_machine_only_ssh_and_the_web_ports_answer(lab: Lab) -> None:
     assert reachable(443) and reachable(80) and reachable(22)
     closed = [p for p in (5432, 6379, 9090, 9100, 8001, 8002, 8003, 8004) if reachable(p)]
     assert not closed, f"reachable from outside the staging server: {closed}"
-
-
-@dataclass(frozen=True)
-class ServerFault:
-    name: str
-    breaks: str  # the requirement that must turn red
-    apply: str  # run as root on the server
-    undo: str
-    select: str = ""  # the scenarios to run (-m), when not every scenario of the requirement sees this surface
-
-
-# Each breaks a live surface of the server (a service, the firewall, what the scheduler reads), not a file nothing reads.
-PG = "runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/edupro/postgres/data -w -l /var/lib/edupro/logs/postgres-restart.log"
-# Until 3 s into the next minute (when cron starts its per-minute jobs); the server's clock is this machine's.
-NEXT_MINUTE = "sleep $((63 - $(date +%-S)))"
-# redis-cli with the cache's password from the server's secrets (no $(...): the command is quoted for two shells).
-REDIS_CLI = "jq -r .redis_password /var/lib/edupro/secrets-staging.json | xargs -I{} redis-cli -a {} --no-auth-warning"
-BEHIND_UFW = "REQ-APP-04 and not REQ-PLAN-02"
-# The reachability matrix alone: a stack port open from outside is in it; the scan of every port (26 s) is for ports
-# none of the stack's.
-MATRIX = "REQ-PLAN-02 and not servers"
-SERVER_FAULTS = (
-    ServerFault("cron-stopped", "OPS-04", "pkill -x cron", "cron"),
-    # cron runs but cannot open a job's session: it starts nothing (its next per-minute job shows it, so each side
-    # waits for the next minute to begin, and 3 s more).
-    ServerFault("cron-cannot-start-jobs", "OPS-04",
-                f"sed -i '1i session required pam_deny.so # edupro-lab-fault' /etc/pam.d/cron && {NEXT_MINUTE}",
-                f"sed -i '/edupro-lab-fault/d' /etc/pam.d/cron && {NEXT_MINUTE}"),
-    # The schedule has been in place three days (its file's time moved back) and its log names no backup it made.
-    ServerFault("schedule-made-no-backup", "OPS-04", "touch -d '3 days ago' /etc/cron.d/edupro-backup",
-                "touch /etc/cron.d/edupro-backup"),
-    # Nothing starts a stopped service again: cron no longer reads the supervision.
-    ServerFault("supervision-removed", "APP-01", "mv /etc/cron.d/edupro-supervise /root/edupro-supervise",
-                "mv /root/edupro-supervise /etc/cron.d/edupro-supervise"),
-    ServerFault("ufw-disabled", "FW-01", "ufw --force disable", "ufw --force enable"),
-    ServerFault("sshd-jail-removed", "FW-02", "fail2ban-client stop sshd", "fail2ban-client reload sshd || fail2ban-client reload"),
-    ServerFault("logrotate-file-removed", "OPS-05", "mv /etc/logrotate.d/edupro /root/edupro.logrotate",
-                "mv /root/edupro.logrotate /etc/logrotate.d/edupro"),
-    ServerFault("database-on-the-external-address", "PLAN-02",
-                f"{PG} restart -o '-c listen_addresses=*' && ufw allow 5432/tcp",
-                f"ufw delete allow 5432/tcp; {PG} restart -o '-c listen_addresses=127.0.0.1'", select=MATRIX),
-    # A port none of the stack's: only the scan of every port sees it.
-    ServerFault("debugging-port-opened", "PLAN-02",
-                "ufw allow 8081/tcp && (setsid nohup python3 -m http.server 8081 </dev/null >/dev/null 2>&1 &) "
-                "&& sleep 1",
-                "ufw delete allow 8081/tcp; pkill -f 'http[.]server 8081'; true"),
-    # A program listening on the server's address that ufw hides from the scan: the socket itself is seen.
-    # (The scan of every port from outside, APP-04's other scenario on servers, cannot see through ufw: left out.)
-    ServerFault("program-listening-behind-ufw", "APP-04",
-                "(setsid nohup python3 -m http.server 8082 </dev/null >/dev/null 2>&1 &) && sleep 1",
-                "pkill -f 'http[.]server 8082'; true", select=BEHIND_UFW),
-    # A stack service bound to every address instead of loopback (the firewall still denies its port).
-    ServerFault("cache-bound-to-every-address", "APP-04", f"{REDIS_CLI} CONFIG SET bind 0.0.0.0",
-                f"{REDIS_CLI} CONFIG SET bind 127.0.0.1", select=BEHIND_UFW),
-)
 
 
 def caught_and_healed(name: str, breaks: str, on_server: Callable[[str], subprocess.CompletedProcess[str]],

@@ -1,0 +1,107 @@
+"""The faults applied on servers as root over SSH: the staging server's (tests/lab/test_staging_lab.py) and one tier
+at a time of the production lab (tests/lab/test_production_lab.py). Each breaks a live surface of the server (a
+service, the firewall, what the scheduler reads), not a file nothing reads; tests/unit/test_fault_coverage.py counts
+them with the local and container faults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# The tests' own servers, beside a developer's (.10 and .20-.23).
+STAGING = os.environ.get("EDUPRO_TEST_LAB_ADDRESS", "172.31.240.110")
+FIRST = int(os.environ.get("EDUPRO_TEST_PRODUCTION_LAB_FIRST", "120"))
+WEB, APP1, APP2, DATA = (f"172.31.240.{FIRST + i}" for i in range(4))
+
+
+@dataclass(frozen=True)
+class ServerFault:
+    name: str
+    breaks: str  # the requirement that must turn red
+    server: str  # the address of the server it is applied on, as root
+    apply: str
+    undo: str
+    select: str = ""  # the scenarios to run (-m), when not every scenario of the requirement sees this surface
+
+    @property
+    def requirements(self) -> tuple[str, ...]:  # as every other fault names what it breaks
+        return (self.breaks,)
+
+
+PG = "runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/edupro/postgres/data -w -l /var/lib/edupro/logs/postgres-restart.log"
+# Until 3 s into the next minute (when cron starts its per-minute jobs); the server's clock is this machine's.
+NEXT_MINUTE = "sleep $((63 - $(date +%-S)))"
+# redis-cli with the cache's password from the server's secrets (no $(...): the command is quoted for two shells).
+REDIS_CLI = "jq -r .redis_password /var/lib/edupro/secrets-staging.json | xargs -I{} redis-cli -a {} --no-auth-warning"
+BEHIND_UFW = "REQ-APP-04 and not REQ-PLAN-02"
+# The reachability matrix alone: a stack port open from outside is in it; the scan of every port (26 s) is for ports
+# none of the stack's.
+MATRIX = "REQ-PLAN-02 and not servers"
+SERVER_FAULTS = (
+    ServerFault("cron-stopped", "OPS-04", STAGING, "pkill -x cron", "cron"),
+    # cron runs but cannot open a job's session: it starts nothing (its next per-minute job shows it, so each side
+    # waits for the next minute to begin, and 3 s more).
+    ServerFault("cron-cannot-start-jobs", "OPS-04", STAGING,
+                f"sed -i '1i session required pam_deny.so # edupro-lab-fault' /etc/pam.d/cron && {NEXT_MINUTE}",
+                f"sed -i '/edupro-lab-fault/d' /etc/pam.d/cron && {NEXT_MINUTE}"),
+    # The schedule has been in place three days (its file's time moved back) and its log names no backup it made.
+    ServerFault("schedule-made-no-backup", "OPS-04", STAGING, "touch -d '3 days ago' /etc/cron.d/edupro-backup",
+                "touch /etc/cron.d/edupro-backup"),
+    # Nothing starts a stopped service again: cron no longer reads the supervision.
+    ServerFault("supervision-removed", "APP-01", STAGING, "mv /etc/cron.d/edupro-supervise /root/edupro-supervise",
+                "mv /root/edupro-supervise /etc/cron.d/edupro-supervise"),
+    ServerFault("ufw-disabled", "FW-01", STAGING, "ufw --force disable", "ufw --force enable"),
+    ServerFault("sshd-jail-removed", "FW-02", STAGING, "fail2ban-client stop sshd", "fail2ban-client reload sshd || fail2ban-client reload"),
+    ServerFault("logrotate-file-removed", "OPS-05", STAGING, "mv /etc/logrotate.d/edupro /root/edupro.logrotate",
+                "mv /root/edupro.logrotate /etc/logrotate.d/edupro"),
+    ServerFault("database-on-the-external-address", "PLAN-02", STAGING,
+                f"{PG} restart -o '-c listen_addresses=*' && ufw allow 5432/tcp",
+                f"ufw delete allow 5432/tcp; {PG} restart -o '-c listen_addresses=127.0.0.1'", select=MATRIX),
+    # A port none of the stack's: only the scan of every port sees it.
+    ServerFault("debugging-port-opened", "PLAN-02", STAGING,
+                "ufw allow 8081/tcp && (setsid nohup python3 -m http.server 8081 </dev/null >/dev/null 2>&1 &) "
+                "&& sleep 1",
+                "ufw delete allow 8081/tcp; pkill -f 'http[.]server 8081'; true"),
+    # A program listening on the server's address that ufw hides from the scan: the socket itself is seen.
+    # (The scan of every port from outside, APP-04's other scenario on servers, cannot see through ufw: left out.)
+    ServerFault("program-listening-behind-ufw", "APP-04", STAGING,
+                "(setsid nohup python3 -m http.server 8082 </dev/null >/dev/null 2>&1 &) && sleep 1",
+                "pkill -f 'http[.]server 8082'; true", select=BEHIND_UFW),
+    # A stack service bound to every address instead of loopback (the firewall still denies its port).
+    ServerFault("cache-bound-to-every-address", "APP-04", STAGING, f"{REDIS_CLI} CONFIG SET bind 0.0.0.0",
+                f"{REDIS_CLI} CONFIG SET bind 127.0.0.1", select=BEHIND_UFW),
+)
+
+STACK = "/usr/local/bin/edupro-stack"
+PG_DATA = "/var/lib/edupro/postgres/data"
+PG_RELOAD = f"runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D {PG_DATA} reload"
+NGINX = "runuser -u edupro -- nginx -c /var/lib/edupro/nginx/nginx.conf"
+PROMETHEUS_CONFIG = "/var/lib/edupro/prometheus/prometheus.yml"
+PROMETHEUS_RELOAD = "curl -fsS -X POST http://127.0.0.1:9090/-/reload && sleep 6"  # its targets follow within seconds
+TIER_FAULTS = (
+    # The application tier's security group opened to everyone for the backend's port.
+    # (The reachability matrix measures the backend's port from outside; the scan of every port of four servers is
+    # left out.)
+    ServerFault("app-firewall-open-to-everyone", "PLAN-02", APP1, "ufw allow 8001/tcp", "ufw delete allow 8001/tcp",
+                select="REQ-PLAN-02 and not servers"),
+    # The data tier's security group opened to everyone for PostgreSQL: FW-01 reads the rule on the data server
+    # (PLAN-02 measures the same door open from outside).
+    ServerFault("data-firewall-open-to-everyone", "FW-01", DATA, "ufw allow 5432/tcp", "ufw delete allow 5432/tcp"),
+    # One application server's services stopped (and left stopped: down pauses supervision): nginx's health
+    # checks take it out, so requests still succeed, but only half the instances serve.
+    ServerFault("one-application-server-stopped", "PLAN-03", APP2, f"{STACK} down", f"{STACK} up --env production"),
+    # The data tier takes the application servers' connections without TLS.
+    ServerFault("database-tls-off-between-tiers", "DATA-05", DATA,
+                f"sed -i 's/^hostssl edupro_production/host edupro_production/' {PG_DATA}/pg_hba.conf && {PG_RELOAD}",
+                f"sed -i 's/^host edupro_production/hostssl edupro_production/' {PG_DATA}/pg_hba.conf && {PG_RELOAD}"),
+    # The web server's Prometheus no longer scrapes the data server's node exporter (a reload, the file kept aside).
+    ServerFault("data-server-not-scraped", "MON-01", WEB,
+                f"cp {PROMETHEUS_CONFIG} /root/prometheus.yml.orig && sed -i '/- {DATA}:9100/d' {PROMETHEUS_CONFIG} "
+                f"&& {PROMETHEUS_RELOAD}",
+                f"cp /root/prometheus.yml.orig {PROMETHEUS_CONFIG} && {PROMETHEUS_RELOAD} && sleep 10"),
+    # Round robin replaced by ip_hash on the web tier: every request of a client goes to one instance.
+    ServerFault("ip-hash-on-the-web-tier", "PLAN-03", WEB,
+                "sed -i 's/^upstream edupro_backend {/upstream edupro_backend {\\n    ip_hash;/' "
+                f"/var/lib/edupro/nginx/upstream.conf && {NGINX} -s reload && sleep 1",
+                f"sed -i '/ip_hash;/d' /var/lib/edupro/nginx/upstream.conf && {NGINX} -s reload && sleep 1"),
+)
