@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = os.environ.get("EDUPRO_TEST_QUIET", "")
     if wanted not in ("only", "none"):
         return
-    keep = [item for item in items if (item.get_closest_marker("quiet") is not None) == (wanted == "only")]
+    here = Path(__file__).parent  # the project's tests only: the suite runs they start inherit the variable
+    keep = [item for item in items if here not in item.path.parents
+            or (item.get_closest_marker("quiet") is not None) == (wanted == "only")]
     dropped = [item for item in items if item not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)

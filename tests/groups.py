@@ -4,13 +4,15 @@
     python -m tests.groups --list                               the groups and what each runs
 
 Each group is one pytest with a stack of its own (its own run directory and port offset, made afresh), its
-output in .test-logs/GROUP.log. The tests marked `quiet` (they measure time or put the machine under load) form
-a group that runs alone, after the others. At the end: each failed group's failures, the fault tally of all
-groups, and a table of group, tests, wall time, CPU time and result. A group's CPU time is its pytest and every
-process it started, the stack's servers included (each group's runner adopts the servers that outlive their
-parent and reaps them when its stack goes down); the CPU time of containers is Docker's and not counted.
-Nothing a group started is left running: its stack is taken down, and a process still alive after that is named
-(and stopped), which fails the group.
+output in .test-logs/GROUP.log. Groups run in lanes: one lane runs this machine's stacks one group after another,
+the other the lab beside it; the tests marked `quiet` (they measure time or put the machine under load) run
+last, alone. A group whose tests edit the checkout (the faults) runs in a copy of it, so the other groups'
+deploys never read a fault. At the end: each failed group's failures, the fault tally of all groups, and a
+table of group, tests, wall time, CPU time and result. A group's CPU time is its pytest and every process it
+started, the stack's servers included (each group's runner adopts the servers that outlive their parent and
+reaps them when its stack goes down); the CPU time of containers is Docker's and not counted. Nothing a group
+started is left running: its stack is taken down, and a process still alive after that is named (and stopped),
+which fails the group.
 """
 
 from __future__ import annotations
@@ -39,22 +41,29 @@ class Group:
     paths: tuple[str, ...]
     run_dir: str
     port_offset: int
+    lane: str  # groups of one lane run one after another, lanes side by side; "alone" runs after every lane
     quiet: str = "none"  # which of the quiet tests it runs
-    alone: bool = False  # runs after the side-by-side groups, with the machine to itself
+    own_checkout: bool = False  # its tests edit the checkout (a fault in stack/config, a route, a migration)
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "EDUPRO_RUN_DIR": str(REPO / self.run_dir),
                 "EDUPRO_PORT_OFFSET": str(self.port_offset), QUIET_VARIABLE: self.quiet}
 
+    @property
+    def checkout(self) -> Path:
+        return REPO / self.run_dir / "checkout" if self.own_checkout else REPO
 
-# Port offsets are whole thousands (no two of a stack's ports are a multiple of 1,000 apart) and keep every port
-# below 32768, where the kernel's ephemeral ports begin.
+
+# Two lanes: the stacks on this machine one group after another (two busy stacks on 2 cores make the load checks
+# and timeouts judge the machine), and beside them the lab, which mostly waits on its servers (SSH, cron minutes).
+# The faults go first, while the lab is busy: they judge no load. Port offsets are whole thousands (no two of a
+# stack's ports are a multiple of 1,000 apart) and keep every port below 32768, where ephemeral ports begin.
 GROUPS = (
-    Group("stack", ("tests/unit", "tests/stack"), ".test-stack", 20000),
-    Group("faults", ("tests/faults",), ".test-faults", 21000),
-    Group("compose", ("tests/compose",), ".test-compose", 23000),
-    Group("lab", ("tests/lab",), ".test-lab", 19000),
-    Group("quiet", ("tests",), ".test-quiet", 22000, quiet="only", alone=True),
+    Group("faults", ("tests/faults",), ".test-faults", 21000, lane="stacks", own_checkout=True),
+    Group("compose", ("tests/compose",), ".test-compose", 23000, lane="stacks"),
+    Group("stack", ("tests/unit", "tests/stack"), ".test-stack", 20000, lane="stacks"),
+    Group("lab", ("tests/lab",), ".test-lab", 19000, lane="lab"),
+    Group("quiet", ("tests",), ".test-quiet", 22000, lane="alone", quiet="only"),
 )
 
 
@@ -122,6 +131,18 @@ def _children() -> list[tuple[int, str]]:
     return found
 
 
+def _wait_reaping(pid: int) -> int:
+    """PID's exit code; meanwhile every adopted server that ends is reaped at once (a stopped daemon must not
+    linger as a zombie, which its pid file would still name as running)."""
+    while True:
+        try:
+            ended, status = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        if ended == pid:
+            return os.waitstatus_to_exitcode(status)
+
+
 def _reap() -> None:
     while True:
         try:
@@ -132,16 +153,33 @@ def _reap() -> None:
             return
 
 
+def _copy_checkout(group: Group) -> None:
+    """The working tree as git lists it (tracked and new files, as they are now), sharing the pinned virtualenv
+    and the built frontend."""
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (group.checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, group.checkout / name)
+    for shared in (".venv", "stack/frontend/dist", "stack/frontend/node_modules"):
+        if (REPO / shared).exists():
+            (group.checkout / shared).symlink_to(REPO / shared)
+
+
 def run_one(name: str, args: list[str]) -> int:
     group = next(g for g in GROUPS if g.name == name)
     _become_subreaper()
     _stack_down(group)  # the last run's stack, if one was left: each group starts from nothing
     shutil.rmtree(REPO / group.run_dir, ignore_errors=True)
+    if group.own_checkout:
+        _copy_checkout(group)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches pytest, which stops; then the stack goes down
     pytest = subprocess.Popen([sys.executable, "-m", "pytest", *group.paths, "-v", "-p", "no:cacheprovider",
-                               f"--junitxml={LOGS / (group.name + '.xml')}", *args], cwd=REPO, env=group.env(),
-                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    returncode = pytest.wait()
+                               f"--junitxml={LOGS / (group.name + '.xml')}", *args], cwd=group.checkout,
+                              env=group.env(), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    returncode = _wait_reaping(pytest.pid)
     _stack_down(group)
     _reap()
     deadline = time.monotonic() + 5
@@ -193,14 +231,22 @@ def _progress(group: Group) -> str:
     return f"{found[-1]}%" if found else "starting"
 
 
-def _run_side_by_side(groups: list[Group], args: list[str], outcomes: dict[str, Outcome], began: float) -> None:
-    running = {pid: (group, started) for group in groups for pid, started in [_start(group, args)]}
-    print(f"groups side by side: {', '.join(g.name for g in groups)} (output in {LOGS.relative_to(REPO)}/)", flush=True)
+def _run_lanes(lanes: list[list[Group]], args: list[str], outcomes: dict[str, Outcome], began: float) -> None:
+    """Each lane's groups one after another, the lanes side by side; a line when a group ends, and every two
+    minutes where each running group is."""
+    waiting = [list(lane) for lane in lanes if lane]
+    running: dict[int, tuple[Group, float, list[Group]]] = {}
+    for lane in waiting:
+        group = lane.pop(0)
+        pid, started = _start(group, args)
+        running[pid] = (group, started, lane)
+    print(f"{_minutes(time.monotonic() - began)}  started: {', '.join(g.name for g, _, _ in running.values())} "
+          f"(output in {LOGS.relative_to(REPO)}/)", flush=True)
     last_word = time.monotonic()
     while running:
         pid, status, usage = os.wait4(-1, os.WNOHANG)
         if pid in running:
-            group, started = running.pop(pid)
+            group, started, lane = running.pop(pid)
             outcome = outcomes[group.name]
             outcome.returncode = os.waitstatus_to_exitcode(status)
             outcome.wall = time.monotonic() - started
@@ -209,11 +255,15 @@ def _run_side_by_side(groups: list[Group], args: list[str], outcomes: dict[str, 
             left = LOGS / f"{group.name}.left"
             outcome.left_running = tuple(json.loads(left.read_text())) if left.exists() else ()
             print(f"{_minutes(time.monotonic() - began)}  {group.name}: {outcome.result}, {outcome.tests} tests in "
-                  f"{_minutes(outcome.wall)}", flush=True)
+                  f"{_minutes(outcome.wall)}" + (f"; next: {lane[0].name}" if lane else ""), flush=True)
+            if lane:
+                following = lane.pop(0)
+                new_pid, new_start = _start(following, args)
+                running[new_pid] = (following, new_start, lane)
             continue
         if time.monotonic() - last_word >= 120:
             last_word = time.monotonic()
-            print(f"{_minutes(last_word - began)}  " + " · ".join(f"{g.name} {_progress(g)}" for g, _ in running.values()),
+            print(f"{_minutes(last_word - began)}  " + " · ".join(f"{g.name} {_progress(g)}" for g, _, _ in running.values()),
                   flush=True)
         time.sleep(1)
 
@@ -256,12 +306,11 @@ def run_all(names: list[str], args: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops every group's pytest; the table still follows
     outcomes = {g.name: Outcome(g) for g in chosen}
     began, (busy0, all0) = time.monotonic(), _machine_cpu()
-    side_by_side = [g for g in chosen if not g.alone]
-    if side_by_side:
-        _run_side_by_side(side_by_side, args, outcomes, began)
-    for group in (g for g in chosen if g.alone):
+    lanes = [[g for g in chosen if g.lane == lane] for lane in dict.fromkeys(g.lane for g in chosen if g.lane != "alone")]
+    _run_lanes(lanes, args, outcomes, began)
+    for group in (g for g in chosen if g.lane == "alone"):
         print(f"{_minutes(time.monotonic() - began)}  {group.name}: alone, with the machine to itself", flush=True)
-        _run_side_by_side([group], args, outcomes, began)
+        _run_lanes([[group]], args, outcomes, began)
     wall = time.monotonic() - began
     busy1, all1 = _machine_cpu()
     for outcome in outcomes.values():
@@ -291,8 +340,8 @@ def main(argv: list[str]) -> int:
         return run_one(argv[1], argv[2:])
     if argv[:1] == ["--list"]:
         for group in GROUPS:
-            print(f"{group.name:<9} {' '.join(group.paths)} (quiet tests: {group.quiet}; "
-                  f"{'alone, after the others' if group.alone else 'side by side'}; run dir {group.run_dir}, "
+            print(f"{group.name:<9} {' '.join(group.paths)} (quiet tests: {group.quiet}; lane: {group.lane}; "
+                  f"run dir {group.run_dir}{', its own checkout' if group.own_checkout else ''}; "
                   f"ports + {group.port_offset})")
         return 0
     names: list[str] = []

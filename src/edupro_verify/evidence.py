@@ -107,6 +107,7 @@ class TargetRecord(Record):
     host: str
     driver: str
     hosts: list[str]
+    inventory: str = Field("", description="the Ansible inventory the servers were read from, when not listed in the profile")
     database: str
     prometheus_url: str
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .units import Limit, Quantity, UnitError, parse, same_dimension, typed
 
@@ -70,6 +70,9 @@ class TargetSpec(Strict):
     # Several hosts per tier (tier -> testinfra host specs: local://, ssh://user@host, docker://name): the host
     # checks (cores, memory, disk, operating system, packages) then run on each of them, side by side.
     hosts: dict[str, list[str]] = {}
+    # Or the tiers' servers from an Ansible inventory (INI or YAML with the groups web, app and data; relative to
+    # the repository or absolute): each host's ansible_host, ansible_user and ansible_port as its ssh:// spec.
+    inventory: str | None = None
     # Which tier's first host holds each service and path (tier -> names); the rest are on `host`.
     where: dict[str, list[str]] = {}
     base_url: str | None = None
@@ -86,6 +89,12 @@ class TargetSpec(Strict):
     # The deployment's own tool, for the checks that exercise it (config, release, rollback): the command and
     # the arguments every call ends with (as --env staging).
     deploy: DeployTool | None = None
+
+    @model_validator(mode="after")
+    def one_list_of_servers(self) -> TargetSpec:
+        if self.hosts and self.inventory:
+            raise ValueError("give the tiers' servers once: target.hosts or target.inventory, not both")
+        return self
 
 
 class DriverNotes(Strict):

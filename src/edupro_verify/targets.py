@@ -22,6 +22,7 @@ import yaml
 from . import process, tunnels
 from .errors import ProbeError, TargetError, request_failure
 from .inventory import Inventory
+from .providers import ansible_inventory
 from .spec import Profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,6 +74,7 @@ class Target:
     where: dict[str, str] = field(default_factory=dict)  # service or path -> the tier whose first host holds it
     ssh_config: str | None = None
     specs: Path | None = None  # the run's specs folder: the deploy tool acts on the servers its profiles name
+    inventory_file: Path | None = None  # the Ansible inventory the tiers' servers were read from, if any
 
     @cached_property
     def host(self) -> Any:
@@ -81,9 +83,7 @@ class Target:
     def _connect(self, spec: str) -> Any:
         if spec.split("?", 1)[0] == self.host_spec.split("?", 1)[0]:
             return self.host
-        if self.ssh_config and spec.startswith("ssh://") and "?" not in spec:
-            spec = f"{spec}?ssh_config={self.ssh_config}"
-        return testinfra.get_host(spec, sudo=self.sudo)
+        return testinfra.get_host(with_ssh_config(spec, self.ssh_config), sudo=self.sudo)
 
     @cached_property
     def hosts(self) -> dict[str, Any]:
@@ -247,6 +247,11 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
     spec = profile.target
     if not spec.base_url and spec.discover != "deploy.sh":  # a template: say what to fill before anything else
         raise _no_target(profile)
+    inventory_file = _in_repository(spec.inventory, repo) if spec.inventory else None
+    if inventory_file:  # the tiers' servers from an Ansible inventory: as if the profile listed them
+        hosts = ansible_inventory.tiers(inventory_file)
+        spec = spec.model_copy(update={"hosts": hosts, "inventory": None,
+                                       "host": spec.host if "host" in spec.model_fields_set else hosts["web"][0]})
     secrets_file = os.environ.get(SECRETS_VARIABLE)
     given = _secrets_from_file(Path(secrets_file)) if secrets_file else None
     status: dict[str, Any] = _run_status(repo) if spec.discover == "deploy.sh" else {}
@@ -267,7 +272,7 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
     if not base_url:
         raise _no_target(profile)
     ssh_config = _ssh_config(spec.ssh_config, repo, profile.name) if spec.ssh_config else None
-    host_spec = f"{spec.host}?ssh_config={ssh_config}" if ssh_config and spec.host.startswith("ssh://") else spec.host
+    host_spec = with_ssh_config(spec.host, ssh_config)
     cache = {**status.get("cache", {}), **spec.cache}
     prometheus_url = (spec.prometheus_url or status.get("prometheus_url", "")).rstrip("/")
     where = _where(spec)
@@ -296,7 +301,7 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                   prometheus_url=prometheus_url, database=database, cache=cache, paths=paths,
                   secrets=secrets, driver=status.get("driver", "remote"),
                   inventory=inventory, tier_hosts=spec.hosts, deploy_command=deploy_command, sudo=spec.sudo,
-                  where=where, ssh_config=ssh_config, specs=profile.specs)
+                  where=where, ssh_config=ssh_config, specs=profile.specs, inventory_file=inventory_file)
 
 
 def _where(spec: Any) -> dict[str, str]:
@@ -348,7 +353,7 @@ def _observed(host_spec: str, spec: Any, where: dict[str, str], ssh_config: str 
         addresses = []
         for url in specs:
             address = urlparse(url).hostname or ""
-            connect = f"{url}?ssh_config={ssh_config}" if ssh_config and url.startswith("ssh://") else url
+            connect = with_ssh_config(url, ssh_config)
             seen = _listening(testinfra.get_host(connect, sudo=spec.sudo), url)
             listening |= {(address, p) for a, p in seen if a in ("0.0.0.0", address)}
             addresses.append(address)
@@ -369,9 +374,20 @@ def _no_target(profile: Profile) -> TargetError:
                        "target.base_url and the rest of its target section (the comments show each key)")
 
 
-def _ssh_config(given: str, repo: Path, env: str) -> str:
+def with_ssh_config(spec: str, ssh_config: str | None) -> str:
+    """An ssh:// spec with the profile's OpenSSH client settings (beside a key the spec names itself)."""
+    if not ssh_config or not spec.startswith("ssh://") or "ssh_config=" in spec:
+        return spec
+    return f"{spec}{'&' if '?' in spec else '?'}ssh_config={ssh_config}"
+
+
+def _in_repository(given: str, repo: Path) -> Path:
     path = Path(os.path.expanduser(given))
-    path = path if path.is_absolute() else repo / path
+    return path if path.is_absolute() else repo / path
+
+
+def _ssh_config(given: str, repo: Path, env: str) -> str:
+    path = _in_repository(given, repo)
     if not path.is_file():
         raise TargetError(f"specs/environments/{env}.yaml: target.ssh_config: {path} does not exist "
                           "(for the lab server: ./deploy.sh lab up)")

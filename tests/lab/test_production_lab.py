@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -40,10 +41,11 @@ class ProductionLab:
         return subprocess.run(["ssh", "-F", str(SSH_CONFIG), address, f"sudo sh -c {_quoted(command)}"],
                               capture_output=True, text=True, timeout=120)
 
-    def verify(self, reports: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_suite("--env", "production", f"--specs={self.specs}", f"--reports-dir={reports}", "--no-gate", "-q",
-                         "--release=2.0.0", *args,
-                         env={**self.env, "EDUPRO_VERIFY_SECRETS": str(RUN_DIR / "qa-secrets-production.yaml")})
+    def verify(self, reports: Path, *args: str, specs: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return run_suite("--env", "production", f"--specs={specs or self.specs}", f"--reports-dir={reports}",
+                         "--no-gate", "-q", "--release=2.0.0", *args,
+                         env={**self.env, "EDUPRO_VERIFY_SECRETS": str(RUN_DIR / "qa-secrets-production.yaml"),
+                              "EDUPRO_SPECS": str(specs or self.specs)})
 
 
 def _quoted(command: str) -> str:
@@ -97,6 +99,44 @@ def test_production_from_nothing_is_deployed_tier_by_tier_and_verified_between_i
     print("reachability as measured:", matrix)
     print("production verified:", {s: sum(1 for v in results.values() if v["status"] == s)
                                     for s in sorted({v["status"] for v in results.values()})})
+    FROM_THE_PROFILE_S_HOSTS.update(results)
+
+
+FROM_THE_PROFILE_S_HOSTS: dict[str, Any] = {}  # the verdicts of the run above, for the inventory's run to match
+INVENTORY = f"""# The production lab's servers as an Ansible inventory (what teams keep)
+[web]
+web1 ansible_host={WEB} ansible_user=deploy
+
+[app]
+app1 ansible_host={APP1} ansible_user=deploy
+app2 ansible_host={APP2} ansible_user=deploy
+
+[data]
+data1 ansible_host={DATA} ansible_user=deploy
+"""
+
+
+def test_the_same_servers_from_an_ansible_inventory_give_the_same_verdicts(lab: ProductionLab, tmp_path: Path) -> None:
+    """The profile names `target.inventory: hosts.ini` instead of listing target.hosts: the suite (and deploy.sh,
+    which the release checks run) reach the same four servers, and every requirement gets the same verdict."""
+    assert FROM_THE_PROFILE_S_HOSTS, "the run from the profile's host list did not finish (the test above)"
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(INVENTORY)
+    specs = specs_naming_the_test_lab(tmp_path)
+    path = specs / "environments" / "production.yaml"
+    profile = yaml.safe_load(path.read_text())
+    del profile["target"]["hosts"]
+    profile["target"]["inventory"] = str(inventory)
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    result = lab.verify(tmp_path / "reports", "-m", "not load", specs=specs)
+    assert (tmp_path / "reports" / "latest").exists(), f"no report: {result.stdout[-1500:]}{result.stderr[-1500:]}"
+    evidence = evidence_of(tmp_path / "reports")
+    assert all(any(a in h for h in evidence["target"]["hosts"]) for a in (WEB, APP1, APP2, DATA)), evidence["target"]
+    differ = {rid: (FROM_THE_PROFILE_S_HOSTS[rid]["status"], r["status"], r["reason"][:200])
+              for rid, r in evidence["requirements"].items()
+              if rid in FROM_THE_PROFILE_S_HOSTS and FROM_THE_PROFILE_S_HOSTS[rid]["status"] != r["status"]}
+    assert not differ, f"verdicts (host list, inventory, the inventory run's reason): {differ}"
+    assert set(evidence["requirements"]) == set(FROM_THE_PROFILE_S_HOSTS)
 
 
 @pytest.mark.parametrize("fault", TIER_FAULTS, ids=[f.name for f in TIER_FAULTS])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,18 +172,17 @@ def test_deploy_refuses_bad_usage(args: list[str], message: str) -> None:
     (["--env", "staging", "--specs=/nonexistent"], "unknown environment 'staging'"),
 ], ids=["verify staging phase 9", "verify production phase not a number", "verify unknown env", "verify specs missing"])
 def test_verify_checks_its_arguments_before_anything_is_made(args: list[str], message: str) -> None:
-    """`deploy.sh verify` refuses bad arguments at once: no lab server made, nothing deployed."""
-    before = containers()
-    started = time.monotonic()
+    """`deploy.sh verify` refuses bad arguments before anything is made: none of the lab servers the repository's
+    profiles name is created (other test groups make their own servers meanwhile, at other addresses)."""
+    before = lab_servers()
     result = deploy("verify", *args)
-    elapsed = time.monotonic() - started
     assert result.returncode == USAGE and message in one_clear_line(result), result.stderr
-    assert elapsed < 5, f"refused after {elapsed:.1f} s"
-    assert containers() <= before, f"containers made before the arguments were checked: {containers() - before}"
+    assert lab_servers() <= before, f"lab servers made before the arguments were checked: {lab_servers() - before}"
 
 
-def containers() -> set[str]:
-    """Every container of this machine (none where Docker is not installed)."""
+def lab_servers() -> set[str]:
+    """The containers of the lab servers the repository's profiles name (staging .10, production .20-.23)."""
     if not shutil.which("docker"):
         return set()
-    return set(subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split())
+    names = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True).stdout
+    return {n for n in names.split() if n in ("edupro-lab-staging-10", *(f"edupro-lab-production-{i}" for i in range(20, 24)))}

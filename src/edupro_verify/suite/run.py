@@ -76,6 +76,7 @@ class Run:
                           gate=self.gate, interrupted=interrupted),
             target=TargetRecord(base_url=target.base_url, host=target.host_spec, driver=target.driver,
                                 hosts=[label for label in target.hosts if label] or [target.host_spec],
+                                inventory=str(target.inventory_file or ""),
                                 database=(f"{db.get('on_server') or db['host'] + ':' + str(db.get('port'))}/{db.get('name')}"
                                           + (" (through SSH)" if "on_server" in db else "")) if "host" in db else "",
                                 prometheus_url=target.prometheus_url),

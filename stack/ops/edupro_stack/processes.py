@@ -125,11 +125,7 @@ def pid_of(name: str, pids: Path) -> int | None:
         pid = int((pids / f"{name}.pid").read_text())
     except (FileNotFoundError, ValueError):
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
+    return pid if _alive(pid) else None
 
 
 def stop_daemon(name: str, pids: Path, seconds: float = 15) -> None:
@@ -170,7 +166,10 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    try:  # a zombie (ended, its parent not yet reaping it) answers kill(0) but runs nothing
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def which(program: str, *extra_dirs: str) -> str:

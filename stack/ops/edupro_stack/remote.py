@@ -88,9 +88,20 @@ def _target(layout: Layout, env: str) -> tuple[Path, dict[str, Any]] | None:
     if not profile.is_file():
         return None
     try:
-        return profile, (yaml.safe_load(profile.read_text()) or {}).get("target") or {}
+        target = (yaml.safe_load(profile.read_text()) or {}).get("target") or {}
     except yaml.YAMLError:
         raise TargetError(f"{profile}: is not valid YAML; fix it before deploying") from None
+    if target.get("inventory"):  # the tiers' servers from an Ansible inventory, read as the suite reads it
+        # (imported here: only the operator's machine has the suite installed, not the servers)
+        from edupro_verify.errors import TargetError as InventoryError
+        from edupro_verify.providers import ansible_inventory
+        path = Path(os.path.expanduser(str(target["inventory"])))
+        try:
+            hosts = ansible_inventory.tiers(path if path.is_absolute() else layout.repo / path, f"{profile}: target.inventory")
+        except InventoryError as error:
+            raise TargetError(str(error)) from None
+        target = {**target, "hosts": hosts, "host": target.get("host") or hosts["web"][0]}
+    return profile, target
 
 
 def server_for(layout: Layout, env: str) -> Server | None:
