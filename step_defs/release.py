@@ -47,8 +47,9 @@ def no_failures(switch: dict[str, Any], evidence: Evidence) -> None:
     evidence.expect_true("probe requests", count.requests, count.requests > 10, "more than 10",
                          message=f"the probe made only {count.requests} requests")
     if count.failures:
-        evidence.record("first failure", count.first_failure)
-    evidence.expect(f"failed requests of {count.requests}", count.failures, "max_failed_requests")
+        evidence.record("failed requests by kind", dict(count.kinds))
+    evidence.expect(f"failed requests of {count.requests}", count.failures, "max_failed_requests",
+                    detail=f"the probe saw: {count.failed_how()} (a new connection for every request)")
 
 
 @then("the idle colour became live")

@@ -74,6 +74,12 @@ class ProbeCount:
     failures: int = 0
     seen: Counter[str] = field(default_factory=Counter)
     first_failure: str = ""
+    kinds: Counter[str] = field(default_factory=Counter)  # each failure in words: what the probe saw
+
+    def failed_how(self) -> str:
+        """The failures by kind: each request opens its own connection, so a connection closed unanswered is one
+        the server accepted and dropped (not a client reusing a kept-alive connection a reload closed)."""
+        return "; ".join(f"{n} × {kind}" for kind, n in self.kinds.most_common())
 
 
 class ContinuousProbe:
@@ -96,11 +102,13 @@ class ContinuousProbe:
                 # retry those); a new connection each time measures what the server does with requests.
                 response = self.session.get(self.url, timeout=5, verify=False, headers={"Connection": "close"})
                 if response.status_code != 200:
-                    raise ValueError(f"status {response.status_code}")
+                    raise ValueError(f"answered with status {response.status_code}")
                 self.count.seen[str(response.json().get("colour"))] += 1
             except (requests.RequestException, ValueError) as error:
+                kind = request_failure(error) if isinstance(error, requests.RequestException) else str(error)
                 self.count.failures += 1
-                self.count.first_failure = self.count.first_failure or str(error)[:120]
+                self.count.kinds[kind] += 1
+                self.count.first_failure = self.count.first_failure or kind
             time.sleep(self.pause)
 
     def __enter__(self) -> "ContinuousProbe":
