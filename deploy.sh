@@ -67,10 +67,15 @@ EOF
 
 say() { printf 'deploy.sh: %s\n' "$*" >&2; }
 
+installed_packages() {  # those of "$@" that are installed, one per line (one dpkg-query for all of them)
+  dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '/ ok installed$/ {print $1}'
+}
+
 ensure_packages() {
-  local missing=() p
+  local missing=() p have
+  have=" $(installed_packages "${PACKAGES[@]}" | tr '\n' ' ') "
   for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    [[ "$have" == *" $p "* ]] || missing+=("$p")
   done
   # Node.js and npm come with this kind of machine (not from Debian, whose npm would conflict).
   command -v npm >/dev/null || { say "Node.js and npm are needed to build the frontend; install them (apt-get install nodejs npm)"; exit 1; }
@@ -86,9 +91,10 @@ ensure_packages() {
 }
 
 ensure_docker() {  # the compose driver: Docker engine, compose 1.29 and debootstrap from Debian; a running daemon
-  local missing=() p
+  local missing=() p have
+  have=" $(installed_packages docker.io docker-compose debootstrap | tr '\n' ' ') "
   for p in docker.io docker-compose debootstrap; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    [[ "$have" == *" $p "* ]] || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} for the compose driver"
