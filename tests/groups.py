@@ -4,9 +4,8 @@
     python -m tests.groups --list                               the groups and what each runs
 
 Each group is one pytest with a stack of its own (its own run directory and port offset, made afresh), its
-output in .test-logs/GROUP.log. Groups run in lanes: one lane runs this machine's stacks one group after another,
-the other the lab beside it; the tests marked `quiet` (they measure time or put the machine under load) run
-last, alone. A group whose tests edit the checkout (the faults) runs in a copy of it, so the other groups'
+output in .test-logs/GROUP.log. Groups run in two lanes side by side, each lane's groups one after another; the
+tests marked `quiet` (they measure time or put the machine under load) run last, alone. A group whose tests edit the checkout (the faults) runs in a copy of it, so the other groups'
 deploys never read a fault. At the end: each failed group's failures, the fault tally of all groups, and a
 table of group, tests, wall time, CPU time and result. A group's CPU time is its pytest and every process it
 started, the stack's servers included (each group's runner adopts the servers that outlive their parent and
@@ -57,15 +56,16 @@ class Group:
         return REPO / self.run_dir / "checkout" if self.own_checkout else REPO
 
 
-# Two lanes: the stacks on this machine one group after another (two busy stacks on 2 cores make the load checks
-# and timeouts judge the machine), and beside them the lab, which mostly waits on its servers (SSH, cron minutes).
-# The faults go first, while the lab is busy: they judge no load. Port offsets are whole thousands (no two of a
-# stack's ports are a multiple of 1,000 apart) and keep every port below 32768, where ephemeral ports begin.
+# Two lanes of about equal length: the local stacks (the faults, then the live-stack and unit tests) and the
+# servers (the lab, which mostly waits on SSH and cron minutes, then the containers). What judges load or time is
+# left to the quiet group, alone at the end: beside another lane, a figure would be the machine's, not the stack's.
+# Port offsets are whole thousands (no two of a stack's ports are a multiple of 1,000 apart) and keep every port
+# below 32768, where ephemeral ports begin.
 GROUPS = (
-    Group("faults", ("tests/faults",), ".test-faults", 21000, lane="stacks", own_checkout=True),
-    Group("compose", ("tests/compose",), ".test-compose", 23000, lane="stacks"),
-    Group("stack", ("tests/unit", "tests/stack"), ".test-stack", 20000, lane="stacks"),
-    Group("lab", ("tests/lab",), ".test-lab", 19000, lane="lab"),
+    Group("faults", ("tests/faults",), ".test-faults", 21000, lane="local", own_checkout=True),
+    Group("stack", ("tests/unit", "tests/stack"), ".test-stack", 20000, lane="local"),
+    Group("lab", ("tests/lab",), ".test-lab", 19000, lane="servers"),
+    Group("compose", ("tests/compose",), ".test-compose", 23000, lane="servers"),
     Group("quiet", ("tests",), ".test-quiet", 22000, lane="alone", quiet="only"),
 )
 
