@@ -34,6 +34,7 @@ from .stack import (
     ensure_model,
     run_migration,
     stack_paths,
+    switch_plan,
     write_operations_files,
 )
 
@@ -339,12 +340,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     release's for a rollback) and Docker must report it healthy, the proxy reloads gracefully onto it,
     Prometheus follows, and the old one stops once the proxy's old workers have finished their requests."""
     state, cfg = running_state(layout)
-    old = state.live_colour
-    new = backend.other(old)
-    if version is None:
-        if not state.previous:
-            raise StackError("nothing to roll back to: no earlier release is recorded")
-        version = state.previous["version"]
+    old, new, version = switch_plan(state, version)
     with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
         write_backend_env(cfg, layout, new, version)
         docker_compose(layout, "up", "-d", "--no-deps", "--build", f"backend_{new}", version=version)

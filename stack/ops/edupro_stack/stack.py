@@ -284,6 +284,17 @@ def down(layout: Layout) -> None:
         postgres.stop(layout)
 
 
+def switch_plan(state: State, version: str | None) -> tuple[str, str, str]:
+    """A blue-green switch's live colour, the idle one it goes to, and the version that goes there (for a
+    rollback, the previous release's)."""
+    new = backend.other(state.live_colour)
+    if version is None:
+        if not state.previous:
+            raise StackError("nothing to roll back to: no earlier release is recorded")
+        version = str(state.previous["version"])
+    return state.live_colour, new, version
+
+
 def drain_old_nginx_workers(seconds: float = 15) -> None:
     """After a graceful reload, wait until the old workers have finished their requests."""
     deadline = time.monotonic() + seconds
@@ -311,12 +322,7 @@ def switch(layout: Layout, version: str | None, action: str, step: str | None = 
     if step not in STEPS_OF[cfg.tiers.role]:  # one tier switching alone would start backends where none belong
         raise StackError(f"this server runs the {cfg.tiers.role} tier: a {action} is run across the tiers by "
                          f"deploy.sh ({action} --env {state.env}); nothing was changed")
-    old = state.live_colour
-    new = backend.other(old)
-    if version is None:
-        if not state.previous:
-            raise StackError("nothing to roll back to: no earlier release is recorded")
-        version = state.previous["version"]
+    old, new, version = switch_plan(state, version)
     if step == "start":  # the idle colour beside the live one; nothing switches yet
         backend.stop(cfg, layout, new)
         backend.start(cfg, layout, new, version)
