@@ -9,6 +9,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlparse
+
+from edupro_verify.spec import load_profile
+from edupro_verify.targets import resolve
 
 from .common import PYTHON, REPO, Figure, median, progress
 
@@ -51,9 +55,10 @@ def suite(quick: bool) -> list[Figure]:
 def tls_side_by_side() -> list[Figure]:
     progress("TLS: our TLS phase (sslyze) beside testssl.sh against the same endpoint")
     ours, _, _, _ = _run_suite("-m", "REQ-TLS-01 or REQ-TLS-03 or REQ-TLS-04")
+    endpoint = urlparse(resolve(load_profile("development")).base_url).netloc  # the stack the run verified
     started = time.monotonic()
     subprocess.run(["testssl", "--quiet", "--color", "0", "--warnings", "off", "--protocols", "--std",
-                    "--server-defaults", "--headers", "127.0.0.1:8443"], capture_output=True, text=True)
+                    "--server-defaults", "--headers", endpoint], capture_output=True, text=True)
     testssl = time.monotonic() - started
     return [Figure("tls_phase_ours", ours, "s"), Figure("tls_testssl", testssl, "s"),
             Figure("tls_ratio_testssl_over_ours", testssl / ours, "x")]
