@@ -71,7 +71,7 @@ class TargetSpec(Strict):
     # checks (cores, memory, disk, operating system, packages) then run on each of them, side by side.
     hosts: dict[str, list[str]] = {}
     # Or the tiers' servers from an Ansible inventory (INI or YAML with the groups web, app and data; relative to
-    # the repository or absolute): each host's ansible_host, ansible_user and ansible_port as its ssh:// spec.
+    # the repository or absolute): each host as ssh://ansible_user@ansible_host (another port: in ssh_config).
     inventory: str | None = None
     # Which tier's first host holds each service and path (tier -> names); the rest are on `host`.
     where: dict[str, list[str]] = {}
