@@ -47,9 +47,9 @@ The acceptance suite:
                                         benchmarks: suite speed, capacity (--steps: its user counts), deploy
                                         time, zero downtime, recovery; prints `name: value unit` lines
   test [--group G]... [--faults] [pytest options]
-                                        the project's own tests (what CI runs: all of them), in groups side by
-                                        side, each on a stack of its own (stack, faults, compose, lab; then the
-                                        quiet ones alone); ends with a table of group, tests, wall and CPU time,
+                                        the project's own tests (what CI runs: all of them), in groups, each on
+                                        a stack of its own, in two lanes side by side (faults then stack; lab
+                                        then compose), then the quiet ones alone; a table of group, tests, wall and CPU time,
                                         result; each group's output in .test-logs/. --group G: only those groups
                                         (python -m tests.groups --list); --faults: only the fault-injection tests
                                         in one pytest, ending with "faults: N injected, M caught, K missed"
