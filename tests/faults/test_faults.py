@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_bdd.feature import get_features
 
 from tests.conftest import TALLY
 from tests.helpers import REPO, deploy, run_suite
@@ -37,9 +38,9 @@ def verdicts(fault: Fault, reports: Path) -> dict[str, Any]:
 
 def under_load() -> set[str]:
     """The requirements of the scenarios tagged @load: a fault on them is judged with the machine to itself."""
-    tags = [line.split() for path in (REPO / "features").glob("*.feature") for line in path.read_text().splitlines()
-            if line.strip().startswith("@") and "@load" in line.split()]
-    return {tag.removeprefix("@REQ-") for line in tags for tag in line if tag.startswith("@REQ-")}
+    return {tag.removeprefix("REQ-") for feature in get_features([str(REPO / "features")])
+            for scenario in feature.scenarios.values() if "load" in scenario.tags
+            for tag in scenario.tags if tag.startswith("REQ-")}
 
 
 LOADED = under_load()
