@@ -95,13 +95,18 @@ def _target(layout: Layout, env: str) -> tuple[Path, dict[str, Any]] | None:
         # (imported here: only the operator's machine has the suite installed, not the servers)
         from edupro_verify.errors import TargetError as InventoryError
         from edupro_verify.providers import ansible_inventory
-        path = Path(os.path.expanduser(str(target["inventory"])))
         try:
-            hosts = ansible_inventory.tiers(path if path.is_absolute() else layout.repo / path, f"{profile}: target.inventory")
+            hosts = ansible_inventory.tiers(_in_repository(layout, target["inventory"]), f"{profile}: target.inventory")
         except InventoryError as error:
             raise TargetError(str(error)) from None
         target = {**target, "hosts": hosts, "host": target.get("host") or hosts["web"][0]}
     return profile, target
+
+
+def _in_repository(layout: Layout, given: object) -> Path:
+    """A path the profile gives: absolute, or relative to the repository."""
+    path = Path(os.path.expanduser(str(given)))
+    return path if path.is_absolute() else layout.repo / path
 
 
 def server_for(layout: Layout, env: str) -> Server | None:
@@ -118,10 +123,7 @@ def server_for(layout: Layout, env: str) -> Server | None:
     if not parsed.hostname or not parsed.username:
         raise TargetError(f"{profile}: target.host: write ssh://USER@ADDRESS (got {host})")
     config = target.get("ssh_config")
-    config_path = None
-    if config:
-        config_path = Path(os.path.expanduser(str(config)))
-        config_path = config_path if config_path.is_absolute() else layout.repo / config_path
+    config_path = _in_repository(layout, config) if config else None
     return Server(env, host, parsed.username, parsed.hostname, config_path,
                   str(target.get("base_url") or f"https://{parsed.hostname}").rstrip("/"),
                   str(target.get("server_name") or parsed.hostname))
