@@ -162,8 +162,8 @@ def ssh_jail(jails: dict[str, str], evidence: Evidence) -> None:
 
 
 @when("the Docker daemon is asked for its version", target_fixture="docker_version")
-def docker_version() -> str:
-    return str(container_probe.client().version()["Version"])
+def docker_version(target: Target) -> str:
+    return str(container_probe.client(target).version()["Version"])
 
 
 @then("the Docker engine version is at least the required one")
@@ -188,7 +188,7 @@ def compose_recent(compose_version: str, evidence: Evidence) -> None:
 @when("the Docker daemon is asked for its settings", target_fixture="daemon")
 def daemon_settings(target: Target) -> dict[str, Any]:
     """The daemon's own settings, and the log limits its containers actually got (docker info omits them)."""
-    info = container_probe.client().info()
+    info = container_probe.client(target).info()
     logs = {c.name: container_probe.log_config(c) for c in container_probe.of_target(target).values()}
     return {"info": dict(info), "container_logs": logs}
 

@@ -47,7 +47,7 @@ class Service(BaseModel):
 
 class Inventory(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider: Literal["profile", "host", "deploy.sh"] = "profile"
+    provider: Literal["profile", "host", "docker", "deploy.sh"] = "profile"
     driver: str = "remote"
     live_colour: str | None = None
     version: str | None = Field(None, description="the version the stack reports running (a fact, not the release under verification)")

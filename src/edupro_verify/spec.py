@@ -89,11 +89,21 @@ class TargetSpec(Strict):
     # The deployment's own tool, for the checks that exercise it (config, release, rollback): the command and
     # the arguments every call ends with (as --env staging).
     deploy: DeployTool | None = None
+    # How the server runs the stack, for deploy.sh: processes, or containers (Docker Engine and Compose, the paper's
+    # deployment). With containers, name each service's container (service -> container name): the suite reads them
+    # through the server's Docker API over SSH and runs commands inside them there.
+    runs: Literal["processes", "containers"] = "processes"
+    containers: dict[str, str] = {}
 
     @model_validator(mode="after")
     def one_list_of_servers(self) -> TargetSpec:
         if self.hosts and self.inventory:
             raise ValueError("give the tiers' servers once: target.hosts or target.inventory, not both")
+        if self.runs == "containers" and not self.containers:
+            raise ValueError("target.runs: containers: name each service's container in target.containers")
+        if self.containers and not self.host.startswith("ssh://"):
+            raise ValueError("target.containers: the containers of a server are read over SSH; give target.host "
+                             "as ssh://USER@ADDRESS (the reference stack's own containers come from deploy.sh)")
         return self
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import docker
 import psycopg
 import redis
 import requests
@@ -22,7 +23,7 @@ import yaml
 from . import process, tunnels
 from .errors import ProbeError, TargetError, request_failure
 from .inventory import Inventory
-from .providers import ansible_inventory
+from .providers import ansible_inventory, docker_host
 from .spec import Profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,6 +76,7 @@ class Target:
     ssh_config: str | None = None
     specs: Path | None = None  # the run's specs folder: the deploy tool acts on the servers its profiles name
     inventory_file: Path | None = None  # the Ansible inventory the tiers' servers were read from, if any
+    docker_socket: str | None = None  # the server's Docker API forwarded over SSH (containers on a server)
 
     @cached_property
     def host(self) -> Any:
@@ -134,6 +136,8 @@ class Target:
     def service_host(self, service: str) -> Any:
         """Where a service's own programs run: its container, or its host."""
         if service in self.containers:
+            if self.docker_socket:  # a container of the server: `docker exec` there
+                return docker_host.container_host(self.host, self.containers[service])
             return testinfra.get_host(f"docker://{self.containers[service]}")
         return self.host_of(service)
 
@@ -286,7 +290,13 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                                      address.port or 9090, key="target.prometheus_url")
         prometheus_url = f"{address.scheme}://127.0.0.1:{tunnel.local_port}"
     inventory = Inventory.from_status(status) if status else Inventory()
-    if not status and spec.services:
+    docker_socket = None
+    if not status and spec.containers:  # the paper's deployment: containers on the server, read over SSH
+        docker_socket = docker_host.forward(spec.host, ssh_config)
+        inventory = docker_host.inventory(docker_client(docker_socket), spec.containers,
+                                          {n: s.model_dump() for n, s in spec.services.items()},
+                                          testinfra.get_host(host_spec, sudo=spec.sudo))
+    elif not status and spec.services:
         inventory = _observed(host_spec, spec, where, ssh_config)
     deploy_command = [str(repo / "deploy.sh")] if status else None
     if spec.deploy:
@@ -301,7 +311,14 @@ def resolve(profile: Profile, repo: Path = REPO) -> Target:
                   prometheus_url=prometheus_url, database=database, cache=cache, paths=paths,
                   secrets=secrets, driver=status.get("driver", "remote"),
                   inventory=inventory, tier_hosts=spec.hosts, deploy_command=deploy_command, sudo=spec.sudo,
-                  where=where, ssh_config=ssh_config, specs=profile.specs, inventory_file=inventory_file)
+                  where=where, ssh_config=ssh_config, specs=profile.specs, inventory_file=inventory_file,
+                  docker_socket=docker_socket)
+
+
+def docker_client(socket: str | None) -> Any:
+    """docker-py on the daemon that runs the target's containers: the server's (forwarded over SSH) or this
+    machine's (the reference stack's compose driver)."""
+    return docker.DockerClient(base_url=f"unix://{socket}", timeout=20) if socket else docker.from_env(timeout=10)
 
 
 def _where(spec: Any) -> dict[str, str]:

@@ -8,8 +8,10 @@ pinned host key and key the operator uses). The service stays unreachable from o
 from __future__ import annotations
 
 import atexit
+import os
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -74,6 +76,28 @@ def open_tunnel(host_url: str, ssh_config: str | None, what: str, host: str, por
             time.sleep(0.1)
     process.kill()
     raise TargetError(f"{key}: the SSH tunnel to the {what} on {host_url} did not open in 15 s")
+
+
+def open_socket(host_url: str, ssh_config: str | None, what: str, remote_socket: str, key: str = "") -> str:
+    """Forward a Unix socket of this machine (private to this user) to REMOTE_SOCKET on the server, as the SSH user
+    reaches it; returns the local socket's path."""
+    folder = tempfile.mkdtemp(prefix="edupro-socket-")
+    local = os.path.join(folder, "forwarded.sock")
+    command = [*ssh_base(host_url, ssh_config)[:-1], "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none",
+               "-o", "StreamLocalBindUnlink=yes", "-L", f"{local}:{remote_socket}", ssh_base(host_url, ssh_config)[-1]]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            detail = (process.stderr.read().decode(errors="replace").strip().splitlines() if process.stderr else [])
+            raise TargetError(f"{key}: the SSH forward to the {what} ({remote_socket} on {host_url}) failed: "
+                              f"{detail[-1] if detail else 'ssh exited'}; check target.host and target.ssh_config")
+        if os.path.exists(local):
+            OPEN.append(process)
+            return local
+        time.sleep(0.1)
+    process.kill()
+    raise TargetError(f"{key}: the SSH forward to the {what} on {host_url} did not open in 15 s")
 
 
 @atexit.register

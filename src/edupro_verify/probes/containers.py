@@ -9,33 +9,33 @@ import docker
 import docker.errors
 
 from ..errors import ProbeError
-from ..targets import Target
+from ..targets import Target, docker_client
 
 NANOSECONDS = 1_000_000_000
 
 
-def client() -> Any:
+def client(target: Target) -> Any:
+    """The Docker API of the daemon that runs the target's containers (on its server, over SSH; or this machine's)."""
+    if not target.docker_socket and target.host_spec.startswith("ssh://"):
+        raise ProbeError("the profile names no containers on the server (target.runs: containers and "
+                         "target.containers), so there is no Docker API of the server to read")
     try:
-        found = docker.from_env(timeout=10)
+        found = docker_client(target.docker_socket)
         found.ping()
         return found
     except docker.errors.DockerException as error:
         raise ProbeError(f"the Docker daemon is unreachable: {str(error)[:120]}") from None
 
 
-def running() -> list[Any]:
-    return list(client().containers.list())
-
-
 def of_target(target: Target) -> dict[str, Any]:
     """The target's containers by service name; every one the target declares must exist."""
     if not target.containers:
         raise ProbeError("the target runs no containers (deploy.sh reports none)")
-    docker_client = client()
+    daemon = client(target)
     found = {}
     for service, name in target.containers.items():
         try:
-            found[service] = docker_client.containers.get(name)
+            found[service] = daemon.containers.get(name)
         except docker.errors.NotFound:
             raise ProbeError(f"container {name} of service {service} does not exist") from None
     return found

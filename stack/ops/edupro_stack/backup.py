@@ -28,7 +28,7 @@ def _client_env(cfg: StackConfig) -> dict[str, str]:
             "PGSSLMODE": "prefer", "PGCONNECT_TIMEOUT": "5"}
 
 
-def take(cfg: StackConfig, layout: Layout, scheduled: bool = False) -> Path:
+def take(cfg: StackConfig, layout: Layout, scheduled: bool = False, archive_cleanup: list[str] | None = None) -> Path:
     """A logical dump (restorable anywhere, DB-01) and a physical base backup (with the WAL archive, a point in time,
     OPS-03), taken together."""
     layout.dumps.mkdir(parents=True, exist_ok=True)
@@ -41,7 +41,7 @@ def take(cfg: StackConfig, layout: Layout, scheduled: bool = False) -> Path:
          cfg.database.name], env=_client_env(cfg), what="pg_dump")
     partial.replace(target)
     target.chmod(0o600)
-    base_backup(cfg, layout, stamp)
+    base_backup(cfg, layout, stamp, archive_cleanup)
     with postgres.connect(cfg) as conn:
         conn.execute("SELECT pg_switch_wal()")  # the dump's moment is archived too
     _record_success(layout)
@@ -51,9 +51,11 @@ def take(cfg: StackConfig, layout: Layout, scheduled: bool = False) -> Path:
     return target
 
 
-def base_backup(cfg: StackConfig, layout: Layout, stamp: str) -> Path:
+def base_backup(cfg: StackConfig, layout: Layout, stamp: str, archive_cleanup: list[str] | None = None) -> Path:
     """pg_basebackup of the whole cluster (tar, gzip, its own WAL streamed beside it) into backups/base/base_STAMP;
-    the newest BASE_BACKUPS_KEPT are kept, and the archived WAL older than the oldest of them is removed."""
+    the newest BASE_BACKUPS_KEPT are kept, and the archived WAL older than the oldest of them is removed
+    (pg_archivecleanup on the archive; ARCHIVE_CLEANUP: the command and archive where the database server has it,
+    as in its container)."""
     folder = layout.base_backups
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
@@ -72,8 +74,8 @@ def base_backup(cfg: StackConfig, layout: Layout, stamp: str) -> Path:
         shutil.rmtree(old)
     oldest = start_wal(kept[-BASE_BACKUPS_KEPT:][0])
     if oldest:  # segments before the oldest base backup's start can serve no restore any more
-        run([os.path.join(postgres.BIN, "pg_archivecleanup"), str(layout.wal_archive), oldest],
-            what="pg_archivecleanup")
+        cleanup = archive_cleanup or [os.path.join(postgres.BIN, "pg_archivecleanup"), str(layout.wal_archive)]
+        run([*cleanup, oldest], what="pg_archivecleanup")
     return target
 
 

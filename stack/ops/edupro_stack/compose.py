@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ BACKEND_PORT = 8000
 PORTS = {"database": 5432, "cache": 6379, "backend_blue": BACKEND_PORT, "backend_green": BACKEND_PORT,
          "frontend": 80, "proxy": 443, "monitoring": 9090, "node_exporter": 9100}
 VOLUMES = ("postgres_data", "redis_data", "prometheus_data")
+# The WAL archive is cleaned where the database server has its tools: in its container, where it is mounted.
+ARCHIVE_CLEANUP = ["docker", "exec", "edupro_database", "/usr/lib/postgresql/15/bin/pg_archivecleanup",
+                   "/var/lib/postgresql/wal_archive"]
 ROOTFS_CACHE = Path("/var/cache/edupro/rootfs")
 
 
@@ -64,12 +68,33 @@ def in_containers(cfg: StackConfig) -> StackConfig:
         "cache": cfg.cache.model_copy(update={"host": ADDRESSES["cache"], "port": 6379})})
 
 
-def docker_compose(layout: Layout, *args: str, version: str = "") -> str:
-    listen, https, http = published(layout)
+# On a server the images are shipped ready (deploy.sh builds them on the operator's machine): nothing is built there.
+PREBUILT_VARIABLE = "EDUPRO_IMAGES_PREBUILT"
+
+
+def prebuilt() -> bool:
+    return os.environ.get(PREBUILT_VARIABLE) == "1"
+
+
+def build(layout: Layout, version: str) -> None:
+    """The stack's images of VERSION, built offline from this checkout (cached by Docker)."""
+    ensure_docker()
+    ensure_base_image()
+    ensure_wheelhouse(layout)
+    with tempfile.TemporaryDirectory() as empty:  # compose reads the files a stack runs with: none is built in
+        for name in ("database.env", "backend-blue.env", "backend-green.env", "secrets/postgres_password",
+                     "secrets/redis_password"):
+            (Path(empty) / name).parent.mkdir(exist_ok=True)
+            (Path(empty) / name).touch()
+        docker_compose(layout, "build", version=version, run_dir=Path(empty))
+
+
+def docker_compose(layout: Layout, *args: str, version: str = "", run_dir: Path | None = None) -> str:
+    listen, https, http = ("127.0.0.1", "8443", "8080") if run_dir else published(layout)
     env = {**os.environ, "VERSION": version or "unknown", "BUILD_DATE": _git(layout, "log", "-1", "--format=%cI"),
            "VCS_REF": _git(layout, "rev-parse", "--short", "HEAD"), "BASE_IMAGE": BASE_IMAGE,
-           "STACK_ID": stack_id(layout), "COMPOSE_DOCKER_CLI_BUILD": "0", "PROXY_LISTEN": listen, "HTTPS_PORT": https,
-           "HTTP_PORT": http, "COMPOSE_RUN": str(layout.run)}
+           "STACK_ID": "build" if run_dir else stack_id(layout), "COMPOSE_DOCKER_CLI_BUILD": "0", "PROXY_LISTEN": listen, "HTTPS_PORT": https,
+           "HTTP_PORT": http, "COMPOSE_RUN": str(run_dir or layout.run)}
     result = subprocess.run([which("docker-compose"), "-f", str(layout.repo / "docker-compose.test.yml"), "-p",
                              PROJECT, *args], cwd=layout.repo, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -100,7 +125,7 @@ def other_stacks_volumes(layout: Layout) -> list[str]:
     return [name for name in found.stdout.split() if name not in volumes(layout).values()]
 
 
-def published(layout: Layout, fresh: bool = False) -> tuple[str, str, str]:
+def published(layout: Layout, fresh: bool = False, env: str | None = None) -> tuple[str, str, str]:
     """Where the proxy publishes: the configuration's proxy.listen and ports, as the local driver's nginx listens;
     HTTPS_PORT and HTTP_PORT in the environment move the ports (to run beside the local stack). Chosen at `up`
     and remembered, so status and release find them again."""
@@ -108,7 +133,7 @@ def published(layout: Layout, fresh: bool = False) -> tuple[str, str, str]:
     if remembered.exists() and not fresh:
         return tuple(json.loads(remembered.read_text()))  # type: ignore[return-value]
     state = State.read(layout)
-    chosen = _chosen(layout, state.env if state else "development")
+    chosen = _chosen(layout, env or (state.env if state else "development"))
     if fresh:
         remembered.write_text(json.dumps(chosen))
     return chosen
@@ -211,9 +236,19 @@ def write_backend_env(cfg: StackConfig, layout: Layout, colour: str, version: st
     values["ML_MODEL_PATH"] = "/app/models"
     values["EDUPRO_INSTANCE"] = f"backend_{colour}"
     values["EDUPRO_TRUSTED_PROXIES"] = json.dumps([ADDRESSES["proxy"]])  # the client address comes from the proxy
-    values["EDUPRO_BUILD_DATE"] = _git(layout, "log", "-1", "--format=%cI")
-    values["EDUPRO_VCS_REF"] = _git(layout, "rev-parse", "--short", "HEAD")
+    values["EDUPRO_BUILD_DATE"], values["EDUPRO_VCS_REF"] = build_labels(layout, version)
     write_env_file(layout.backend_env(colour), values)
+
+
+def build_labels(layout: Layout, version: str) -> tuple[str, str]:
+    """The build date and commit the backend reports: this checkout's, or on a server (no checkout there, images
+    shipped ready) the labels of the image it runs."""
+    if not prebuilt():
+        return _git(layout, "log", "-1", "--format=%cI"), _git(layout, "rev-parse", "--short", "HEAD")
+    found = subprocess.run(["docker", "image", "inspect", "-f", "{{json .Config.Labels}}", f"edupro/backend:{version}"],
+                           capture_output=True, text=True)
+    labels = json.loads(found.stdout or "{}") if found.returncode == 0 else {}
+    return labels.get("BUILD_DATE") or "unknown", labels.get("VCS_REF") or "unknown"
 
 
 def write_prometheus_config(cfg: StackConfig, layout: Layout, live: str) -> None:
@@ -290,13 +325,15 @@ def up(env: str, layout: Layout, version: str) -> State:
         tls.ensure_certificate(cfg, layout)
         ensure_model(layout)
         ensure_frontend(layout)
-        ensure_base_image()
-        ensure_wheelhouse(layout)
+        if not prebuilt():
+            ensure_base_image()
+            ensure_wheelhouse(layout)
         state = State.read(layout) or State(env=env, versions={colour: version for colour in backend.COLOURS})
         write_files(cfg, layout, state)
-        published(layout, fresh=True)
-        docker_compose(layout, "build", version=version)
-        docker_compose(layout, "up", "-d", "database", "cache", version=version)
+        published(layout, fresh=True, env=env)
+        if not prebuilt():
+            docker_compose(layout, "build", version=version)
+        docker_compose(layout, "up", "-d", "--no-build", "database", "cache", version=version)
         wait_healthy(layout, ["database", "cache"])
         seen = in_containers(cfg)
         try:
@@ -310,10 +347,10 @@ def up(env: str, layout: Layout, version: str) -> State:
                              f"{database}, then up again "
                              "(its data is lost)") from None
         fresh = not postgres.has_schema(seen)
-        run_migration(seen, layout, DRIVER)  # migrations and the seed, from the host, by address
+        run_migration(seen, layout, DRIVER, ARCHIVE_CLEANUP)  # migrations and the seed, from the host, by address
         if fresh or not any(layout.dumps.glob("edupro_backup_*.sql")):
-            backup.take(seen, layout)  # a new database's first backup, as the local driver takes it (OPS-04)
-        docker_compose(layout, "up", "-d", version=version)
+            backup.take(seen, layout, archive_cleanup=ARCHIVE_CLEANUP)  # a new database's first backup, as the local driver takes it (OPS-04)
+        docker_compose(layout, "up", "-d", "--no-build", version=version)
         wait_healthy(layout, list(ADDRESSES))
         state.write(layout)
         record_deployed(cfg, layout)
@@ -343,7 +380,8 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     old, new, version = switch_plan(state, version)
     with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
         write_backend_env(cfg, layout, new, version)
-        docker_compose(layout, "up", "-d", "--no-deps", "--build", f"backend_{new}", version=version)
+        docker_compose(layout, "up", "-d", "--no-deps", "--no-build" if prebuilt() else "--build", f"backend_{new}",
+                       version=version)
         wait_healthy(layout, [f"backend_{new}"], seconds=180)  # Docker's own verdict (first check after 30 s)
         write_proxy_config(cfg, layout, new)
         run(["docker", "exec", "edupro_proxy", "nginx", "-s", "reload", "-c", "/etc/edupro/nginx.conf"],
@@ -363,7 +401,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
 def take_backup(layout: Layout, scheduled: bool = False) -> Path:
     """pg_dump from the host to the database container's address, into run/compose/backups/dumps."""
     _, cfg = running_state(layout)
-    return backup.take(cfg, layout, scheduled)
+    return backup.take(cfg, layout, scheduled, ARCHIVE_CLEANUP)
 
 
 def restore(layout: Layout, file: Path, into: str) -> float:

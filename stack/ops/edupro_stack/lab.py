@@ -60,6 +60,11 @@ class LabServer:
         return f"{self.env}-lab" if self.tier == "all" else f"{self.env}-{self.tier}-{self.address.rsplit('.', 1)[1]}"
 
     @property
+    def docker_volume(self) -> str:
+        """Where the Docker Engine on the server keeps its images and containers (deleted with the server)."""
+        return f"{self.name}-docker"
+
+    @property
     def identity_file(self) -> Path:
         return self.folder / "id_ed25519"
 
@@ -113,7 +118,11 @@ def firewall_rules(layout: Layout, server: LabServer, others: list[LabServer]) -
 # What a VM's root has and a container's lacks: NET_ADMIN and NET_RAW for ufw and fail2ban; SYS_PTRACE so that
 # root sees every process's binary and sockets; AUDIT_CONTROL so that cron's PAM session (pam_loginuid) opens:
 # without it cron logs "Cannot make/remove an entry for the specified session" and runs no job at all.
-CAPABILITIES = ("NET_ADMIN", "NET_RAW", "SYS_PTRACE", "AUDIT_CONTROL")
+# SYS_ADMIN, with seccomp and AppArmor unconfined, for the Docker Engine deploy.sh installs there (it mounts control
+# groups and overlay file systems); `--privileged` is refused on this machine. Docker's own data is on a volume of
+# the server's (overlay2 does not stack on the container's own overlay).
+CAPABILITIES = ("NET_ADMIN", "NET_RAW", "SYS_PTRACE", "AUDIT_CONTROL", "SYS_ADMIN")
+SECURITY = ("seccomp=unconfined", "apparmor=unconfined")
 
 
 def _docker(*args: str, what: str = "") -> subprocess.CompletedProcess[str]:
@@ -228,7 +237,7 @@ def names_lab_server(layout: Layout, env: str, address: str) -> bool:
 
 def _start(server: LabServer, tag: str) -> None:
     found = _container(server)
-    definition = f"{tag} caps={','.join(CAPABILITIES)}"
+    definition = f"{tag} caps={','.join(CAPABILITIES)} docker-volume"
     if found and found["Config"]["Labels"].get("org.edupro.lab.definition") != definition:
         print(f"note: lab server {server.name} was made by an older deploy.sh (another image or capabilities); "
               f"it is kept as it is: ./deploy.sh lab down --env {server.env} && ./deploy.sh lab up --env "
@@ -237,8 +246,10 @@ def _start(server: LabServer, tag: str) -> None:
         _docker("start", server.name)
     elif not found:
         caps = [arg for cap in CAPABILITIES for arg in ("--cap-add", cap)]
+        security = [arg for option in SECURITY for arg in ("--security-opt", option)]
         _docker("run", "-d", "--name", server.name, "--hostname", server.hostname, "--network", NETWORK,
-                "--ip", server.address, *caps, "--restart", "unless-stopped", "--label", "org.edupro.lab=1",
+                "--ip", server.address, *caps, *security, "-v", f"{server.docker_volume}:/var/lib/docker",
+                "--restart", "unless-stopped", "--label", "org.edupro.lab=1",
                 "--label", f"org.edupro.lab.tier={server.tier}",
                 "--label", f"org.edupro.lab.definition={definition}", tag, what=f"docker run of lab server {server.name}")
 
@@ -271,6 +282,7 @@ def down(layout: Layout, env: str) -> list[LabServer]:
         subprocess.run(["ssh", "-F", str(server.ssh_config), "-O", "exit", server.address], capture_output=True)
         if _container(server):
             _docker("rm", "-f", server.name)
+        subprocess.run(["docker", "volume", "rm", "-f", server.docker_volume], capture_output=True)
     made[0].known_hosts.unlink(missing_ok=True)
     return made
 

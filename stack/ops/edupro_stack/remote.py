@@ -15,6 +15,12 @@ The stack itself installs the backup schedule into /etc/cron.d and the log rotat
 (`operations.install: system` of the environment's configuration); the database, cache and monitoring listen on
 the server's loopback, so only 22/80/443 face the outside.
 
+A profile that says `target.runs: containers` gets the paper's deployment: Docker Engine and Compose on the server
+(server_docker: the paper's daemon.json, the deploy user in the docker group), the stack's images built on the
+operator's side and shipped to the server, and the release's stack verbs there run the compose driver
+(docker-compose.test.yml: restart policies, health checks, the dedicated network, named volumes); only the proxy
+publishes ports (80, 443). Its run directory on the server is /var/lib/edupro/compose.
+
 A profile that lists the tiers' hosts (`target.hosts: {web: [...], app: [...], data: [...]}`, the paper's
 three-tier network) is deployed tier by tier: every server prepared side by side (packages, wheelhouse, release,
 configuration with its tier and the others' addresses in host.yaml), then the data tier brought up, then the
@@ -41,6 +47,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from . import server_docker
 from .config import load
 from .layout import Layout
 from .processes import StackError, run
@@ -51,10 +58,14 @@ COMMAND = "/usr/local/bin/edupro-stack"
 WHEELS = f"{ROOT}/wheels"
 SERVER_REQUIREMENTS = Path("stack") / "ops" / "requirements-server.txt"
 # The stack's servers, and the paper's base set of a prepared host (ENV-02), as deploy.sh installs them here too.
-PACKAGES = ("postgresql-15", "postgresql-client-15", "nginx", "redis-server", "prometheus",
-            "prometheus-node-exporter", "openssl", "python3-venv", "cron", "logrotate", "procps", "iproute2",
-            "curl", "wget", "git", "unzip", "software-properties-common", "apt-transport-https", "ca-certificates",
-            "gnupg", "lsb-release", "ufw", "fail2ban", "htop", "tree", "jq")
+BASE_PACKAGES = ("openssl", "python3-venv", "cron", "logrotate", "procps", "iproute2", "postgresql-client-15",
+                 "curl", "wget", "git", "unzip", "software-properties-common", "apt-transport-https",
+                 "ca-certificates", "gnupg", "lsb-release", "ufw", "fail2ban", "htop", "tree", "jq")
+# What runs the stack: its servers as processes, or Docker (the servers are in the images).
+PACKAGES = {"processes": ("postgresql-15", "nginx", "redis-server", "prometheus", "prometheus-node-exporter",
+                          *BASE_PACKAGES),
+            "containers": (*server_docker.PACKAGES, *BASE_PACKAGES)}
+RUNS = tuple(PACKAGES)
 KEEP_RELEASES = 3
 SPECS_VARIABLE = "EDUPRO_SPECS"
 
@@ -73,6 +84,12 @@ class Server:
     base_url: str
     server_name: str
     tier: str = "all"  # what it runs: the whole stack, or one tier of the three-tier network
+    runs: str = "processes"  # the stack as processes, or in containers (target.runs)
+
+    @property
+    def run_dir(self) -> str:
+        """The stack's run directory on the server (the compose driver keeps its own beside the local one's)."""
+        return RUN if self.runs == "processes" else f"{RUN}/compose"
 
     @property
     def label(self) -> str:
@@ -124,9 +141,15 @@ def server_for(layout: Layout, env: str) -> Server | None:
         raise TargetError(f"{profile}: target.host: write ssh://USER@ADDRESS (got {host})")
     config = target.get("ssh_config")
     config_path = _in_repository(layout, config) if config else None
+    runs = str(target.get("runs") or "processes")
+    if runs not in RUNS:
+        raise TargetError(f"{profile}: target.runs: write {' or '.join(RUNS)} (got {runs})")
+    if runs == "containers" and target.get("hosts"):
+        raise TargetError(f"{profile}: target.runs: containers is built for one server so far; a profile listing "
+                          "the tiers' hosts runs them as processes (target.runs: processes)")
     return Server(env, host, parsed.username, parsed.hostname, config_path,
                   str(target.get("base_url") or f"https://{parsed.hostname}").rstrip("/"),
-                  str(target.get("server_name") or parsed.hostname))
+                  str(target.get("server_name") or parsed.hostname), runs=runs)
 
 
 def tier_servers(layout: Layout, server: Server) -> list[Server]:
@@ -203,11 +226,19 @@ def check_access(server: Server) -> None:
 
 
 def install_packages(server: Server) -> None:
-    listing = sudo(server, "dpkg-query -W -f '${Package} ${Status}\\n' " + " ".join(PACKAGES) + " 2>/dev/null || true")
+    wanted = PACKAGES[server.runs]
+    changed = server_docker.configure_daemon(server) if server.runs == "containers" else False
+    listing = sudo(server, "dpkg-query -W -f '${Package} ${Status}\\n' " + " ".join(wanted) + " 2>/dev/null || true")
     installed = {line.split()[0] for line in listing.stdout.decode().splitlines() if line.endswith("ok installed")}
-    missing = [p for p in PACKAGES if p not in installed]
-    if not missing:
-        return
+    missing = [p for p in wanted if p not in installed]
+    if missing:
+        _install(server, missing)
+    if server.runs == "containers":
+        server_docker.start(server, restart=changed)
+        server_docker.allow_deploy_user(server)
+
+
+def _install(server: Server, missing: list[str]) -> None:
     say(f"{server.label}: installing {len(missing)} Debian packages: {' '.join(missing)}")
     # The stack runs its own instances of these servers: Debian's policy-rc.d keeps the packaged ones from being
     # started on install (they would hold 5432, 6379, 80, 9090 and 9100).
@@ -305,7 +336,7 @@ def check_secrets(layout: Layout, server: Server, env: str) -> None:
     """A server that already runs with other secrets than the operator's (another checkout made them) is refused
     before anything is delivered: its database and cache would refuse the new ones, and supervision would start its
     services with them. Compared in memory, never printed."""
-    found = sudo(server, f"cat {RUN}/secrets-{env}.json 2>/dev/null || true").stdout.decode().strip()
+    found = sudo(server, f"cat {server.run_dir}/secrets-{env}.json 2>/dev/null || true").stdout.decode().strip()
     if not found:
         return  # a server never deployed to
     try:
@@ -323,14 +354,17 @@ def check_secrets(layout: Layout, server: Server, env: str) -> None:
 
 def deliver_configuration(layout: Layout, server: Server, env: str, tiers: list[Server] | None = None) -> None:
     values = json.loads(layout.secrets_file(env).read_text())  # generated on the operator's side by load(); never printed
-    sudo(server, f"install -d -m 755 {RUN} && umask 077 && cat > {RUN}/secrets-{env}.json.new && "
-                 f"chmod 600 {RUN}/secrets-{env}.json.new && mv {RUN}/secrets-{env}.json.new {RUN}/secrets-{env}.json",
+    run_dir = server.run_dir
+    sudo(server, f"install -d -m 755 {RUN} {run_dir} && umask 077 && cat > {run_dir}/secrets-{env}.json.new && "
+                 f"chmod 600 {run_dir}/secrets-{env}.json.new && mv {run_dir}/secrets-{env}.json.new "
+                 f"{run_dir}/secrets-{env}.json",
          stdin=json.dumps(secrets_for(values, server.tier)).encode(), what="the delivery of the secrets")
     host = host_settings(server)
     if tiers:
         host.update(tier_settings(server, tiers))
     settings = yaml.safe_dump(host, sort_keys=False).encode()
-    sudo(server, f"cat > {RUN}/host.yaml && chmod 644 {RUN}/host.yaml", stdin=settings, what="the delivery of host.yaml")
+    sudo(server, f"cat > {run_dir}/host.yaml && chmod 644 {run_dir}/host.yaml", stdin=settings,
+         what="the delivery of host.yaml")
 
 
 # What the services started by a stack verb may open: an SSH session's 1024 files are too few for nginx's 4096
@@ -338,19 +372,27 @@ def deliver_configuration(layout: Layout, server: Server, env: str, tiers: list[
 NOFILE = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null || true'  # up to the hard limit
 
 
-def _command_for(folder: str) -> str:
-    return f"{NOFILE}; {_stack_verbs(folder)}"
+def _command_for(server: Server, folder: str) -> str:
+    return f"{NOFILE}; {_stack_verbs(server, folder)}"
 
 
-def _stack_verbs(folder: str) -> str:
-    return (f"env EDUPRO_DRIVER=local EDUPRO_RUN_DIR={RUN} EDUPRO_PORT_OFFSET= "
+def _stack_verbs(server: Server, folder: str) -> str:
+    """The release's stack verbs on the server: the local driver for processes; for containers the compose driver,
+    with the images deploy.sh shipped (nothing is built there)."""
+    driver = "local" if server.runs == "processes" else f"compose {compose_prebuilt()}"
+    return (f"env EDUPRO_DRIVER={driver} EDUPRO_RUN_DIR={RUN} EDUPRO_PORT_OFFSET= "
             f"PYTHONPATH={folder}/stack/ops:{folder}/stack/backend {folder}/.venv/bin/python -m edupro_stack.cli")
+
+
+def compose_prebuilt() -> str:
+    from .compose import PREBUILT_VARIABLE
+    return f"{PREBUILT_VARIABLE}=1"
 
 
 def install_command(server: Server) -> None:
     """/usr/local/bin/edupro-stack: the current release's stack verbs, for the operator and for cron."""
     script = ("#!/bin/sh\n# EduPro's stack verbs on this server (installed by deploy.sh; the current release).\n"
-              f"{NOFILE}\nexec {_stack_verbs(ROOT + '/current')} \"$@\"\n").encode()
+              f"{NOFILE}\nexec {_stack_verbs(server, ROOT + '/current')} \"$@\"\n").encode()
     sudo(server, f"cat > {COMMAND} && chmod 755 {COMMAND}", stdin=script, what=f"the install of {COMMAND}")
 
 
@@ -373,16 +415,18 @@ def up(layout: Layout, env: str, server: Server) -> str:
     release, payload = bundle(layout, cfg.application.version)
     upload_wheels(layout, server)
     folder = upload_release(layout, server, release, payload)
+    if server.runs == "containers":
+        server_docker.ship(layout, server, cfg.application.version)
     deliver_configuration(layout, server, env)
     current = sudo(server, f"readlink {ROOT}/current || true").stdout.decode().strip()
     status = remote_status(server)
     running = bool(status and status["services"]["proxy"]["state"] == "running")
     if running and current != folder:
         say(f"{server.label}: releasing {release} blue-green beside the serving release")
-        _stream(server, f"{_command_for(folder)} release {cfg.application.version}")
+        _stream(server, f"{_command_for(server, folder)} release {cfg.application.version}")
     else:
         say(f"{server.label}: bringing the stack up from release {release}")
-        _stream(server, f"{_command_for(folder)} up --env {env}")
+        _stream(server, f"{_command_for(server, folder)} up --env {env}")
     sudo(server, f"ln -sfn {folder} {ROOT}/current.new && mv -T {ROOT}/current.new {ROOT}/current",
          what=f"the switch of {ROOT}/current")
     install_command(server)
@@ -414,12 +458,13 @@ def up_tiers(layout: Layout, env: str, tiers: list[Server]) -> str:
     if serving and serving["services"]["proxy"]["state"] == "running" and any(
             current != folder for folder, current in prepared.values()):
         say(f"releasing {release} blue-green across the application servers beside the serving release")
-        switch_tiers(tiers, lambda s: _command_for(prepared[s][0]), f"release {shlex.quote(cfg.application.version)}")
+        switch_tiers(tiers, lambda s: _command_for(s, prepared[s][0]),
+                     f"release {shlex.quote(cfg.application.version)}")
     else:
         for tier in ("data", "app", "web"):  # from the back: each tier needs the one behind it
             say(f"bringing the {tier} tier up from release {release}")
             _on_each([s for s in tiers if s.tier == tier],
-                     lambda s: _stream(s, f"{_command_for(prepared[s][0])} up --env {env}"))
+                     lambda s: _stream(s, f"{_command_for(s, prepared[s][0])} up --env {env}"))
     for server, (folder, current) in prepared.items():
         sudo(server, f"ln -sfn {folder} {ROOT}/current.new && mv -T {ROOT}/current.new {ROOT}/current",
              what=f"the switch of {ROOT}/current")
@@ -488,7 +533,7 @@ def qa_secrets(layout: Layout, server: Server, env: str) -> Path:
     owner's, the application role's and the cache's passwords, the token key, the data key and the test accounts. Written owner-only into
     the run directory; never printed."""
     values = json.loads(layout.secrets_file(env).read_text())
-    accounts = sudo(server, f"cat {RUN}/demo-accounts.json 2>/dev/null || echo '[]'").stdout.decode()
+    accounts = sudo(server, f"cat {server.run_dir}/demo-accounts.json 2>/dev/null || echo '[]'").stdout.decode()
     handed = {"database_password": values["owner_password"], "database_app_password": values["app_password"],
               "redis_password": values["redis_password"],
               "jwt_secret": values["jwt_secret"], "data_encryption_key": values["data_encryption_key"],

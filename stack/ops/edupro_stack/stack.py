@@ -85,7 +85,8 @@ def migrate(cfg: StackConfig, layout: Layout, target: str = "head") -> None:
         env=_migration_env(cfg, layout), what=f"alembic {verb} {target}")
 
 
-def run_migration(cfg: StackConfig, layout: Layout, driver: str = DRIVER) -> None:
+def run_migration(cfg: StackConfig, layout: Layout, driver: str = DRIVER,
+                  archive_cleanup: list[str] | None = None) -> None:
     """The paper's migration procedure (§2.5.1), recorded with each phase's timing (DB-07)."""
     with history.deployment(layout, "migration", cfg.environment, driver=driver) as record:
         phases: list[dict[str, Any]] = []
@@ -97,7 +98,7 @@ def run_migration(cfg: StackConfig, layout: Layout, driver: str = DRIVER) -> Non
             phases.append({"phase": name, "seconds": round(time.monotonic() - started, 2)})
 
         if postgres.has_schema(cfg):
-            timed("backup", lambda: backup.take(cfg, layout))
+            timed("backup", lambda: backup.take(cfg, layout, archive_cleanup=archive_cleanup))
         timed("migrate", lambda: migrate(cfg, layout))
         timed("load", lambda: seed(cfg, layout))
         timed("optimise", lambda: postgres.analyze_and_archive(cfg))
@@ -158,7 +159,8 @@ def write_operations_files(cfg: StackConfig, layout: Layout, driver: str = "loca
         f"{layout.logs}/*.log {{\n    {cfg.logging.rotation}\n    rotate {cfg.logging.retention_days}\n"
         "    missingok\n    notifempty\n    compress\n    delaycompress\n    copytruncate\n    dateext\n}\n")
     rotation.chmod(0o644)
-    if cfg.operations.install == "system":  # a server has no one to restart what stops: cron does, each minute
+    if cfg.operations.install == "system" and driver == "local":  # processes on a server: cron restarts what
+        # stops, each minute (containers: Docker, by their restart policy)
         SYSTEM_SUPERVISION.write_text(
             "# EduPro's services restarted when one has stopped (installed by deploy.sh; `down` pauses it)\n"
             f"SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
