@@ -190,7 +190,7 @@ def daemon_settings(target: Target) -> dict[str, Any]:
     """The daemon's own settings, and the log limits its containers actually got (docker info omits them)."""
     info = container_probe.client(target).info()
     logs = {c.name: container_probe.log_config(c) for c in container_probe.of_target(target).values()}
-    return {"info": dict(info), "container_logs": logs}
+    return {"info": dict(info), "container_logs": logs, "file": container_probe.daemon_file(target.host)}
 
 
 @then("its log driver, log limits, storage driver and live restore are as specified")
@@ -207,13 +207,27 @@ def daemon_as_specified(daemon: dict[str, Any], profile: Profile, evidence: Evid
              if any(config.get(k) != v for k, v in limits.items())]
     evidence.expect_none("containers without the specified log limits", wrong,
                          message=f"containers log without the specified limits: {'; '.join(wrong)}")
+    # What the daemon starts with, so the containers it makes next get the limits too (docker info omits them)
+    file = daemon["file"]
+    evidence.record(container_probe.DAEMON_FILE, file.text or "absent")
+    given = file.settings.get("log-opts") or {}
+    configured = {"driver": file.settings.get("log-driver"), "max-size": given.get("max-size"),
+                  "max-file": given.get("max-file")}
+    differs = [f"{k}={configured[k]}" for k, v in limits.items() if configured[k] != v]
+    evidence.expect_none(f"log settings of {container_probe.DAEMON_FILE} not as specified", differs,
+                         message=f"{container_probe.DAEMON_FILE} {file.problem or 'sets ' + ', '.join(differs)}: "
+                                 "containers made from now on log without the specified limits")
 
 
 @when("the Docker services and groups are read", target_fixture="docker_services")
 def docker_services(target: Target) -> dict[str, Any]:
+    """The daemons, and the groups of the user the deployment logs in as (the profile's SSH user; root on this
+    machine, who may use Docker anyway)."""
+    user = target.ssh_user or "root"
     return {"dockerd": bool(target.host.run("pgrep -x dockerd").rc == 0),
             "containerd": bool(target.host.run("pgrep -x containerd").rc == 0),
-            "docker group": target.host.run("getent group docker").stdout.strip()}
+            "docker group": target.host.run("getent group docker").stdout.strip(),
+            "deploy user": user, "its groups": target.host.run(f"id -nG {user}").stdout.split()}
 
 
 @then("docker and containerd are running and the deploy user is in the docker group")
@@ -223,3 +237,6 @@ def docker_running(docker_services: dict[str, Any], evidence: Evidence) -> None:
     evidence.expect_none("Docker services not running", down, message="docker or containerd is not running")
     group = docker_services["docker group"]
     evidence.expect_true("docker group", group or "missing", bool(group), "present", message="there is no docker group")
+    user, groups = docker_services["deploy user"], docker_services["its groups"]
+    evidence.expect_true(f"groups of {user}", " ".join(groups) or "none", user == "root" or "docker" in groups,
+                         "docker among them", message=f"{user} may not use Docker: not in the docker group")

@@ -103,6 +103,11 @@ class Target:
         return [urlparse(spec.split("?", 1)[0]).hostname or "" for spec in self.tier_hosts.get(name, [])]
 
     @property
+    def ssh_user(self) -> str | None:
+        """The user the target host is logged in to over SSH (None for this machine)."""
+        return urlparse(self.host_spec.split("?", 1)[0]).username if self.host_spec.startswith("ssh://") else None
+
+    @property
     def address(self) -> str:
         """The target host's address (this machine's loopback for a local:// host)."""
         return urlparse(self.host_spec.split("?", 1)[0]).hostname or "127.0.0.1"

@@ -8,7 +8,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   install -o postgres -m 600 /run/secrets/postgres_password /tmp/pwfile
   runuser -u postgres -- initdb -D "$PGDATA" -U postgres --pwfile=/tmp/pwfile -A scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
   rm -f /tmp/pwfile
-  echo "host all all ${EDUPRO_NETWORK:-172.20.0.0/16} scram-sha-256" >> "$PGDATA/pg_hba.conf"
   # A new cluster restarts WAL numbering: an older cluster's segments (a volume removed, the archive kept)
   # would block archiving under the same names, so they move aside, kept.
   archive=/var/lib/postgresql/wal_archive
@@ -18,9 +17,13 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     find "$archive" -maxdepth 1 -type f -exec mv {} "$aside"/ \;
   fi
 fi
-# pg_basebackup from the host (deploy.sh backup) for point-in-time restores (OPS-03); added to older clusters too.
-grep -q "^host replication postgres" "$PGDATA/pg_hba.conf" \
-  || echo "host replication postgres ${EDUPRO_NETWORK:-172.20.0.0/16} scram-sha-256" >> "$PGDATA/pg_hba.conf"
+# Who may connect from the EduPro network, on every start: TLS only where the environment requires it (staging and
+# production: EDUPRO_HBA_TYPE=hostssl), and pg_basebackup from the host (deploy.sh backup) for point-in-time
+# restores (OPS-03).
+network="${EDUPRO_NETWORK:-172.20.0.0/16}"
+sed -i "\\#^host\\(ssl\\)\\? \\(all all\\|replication postgres\\) $network #d" "$PGDATA/pg_hba.conf"
+echo "${EDUPRO_HBA_TYPE:-host} all all $network scram-sha-256" >> "$PGDATA/pg_hba.conf"
+echo "${EDUPRO_HBA_TYPE:-host} replication postgres $network scram-sha-256" >> "$PGDATA/pg_hba.conf"
 grep -q "^include_if_exists = 'edupro.conf'" "$PGDATA/postgresql.conf" \
   || echo "include_if_exists = 'edupro.conf'" >> "$PGDATA/postgresql.conf"
 install -o postgres -g postgres -m 644 /etc/edupro-tls/edupro.crt "$PGDATA/server.crt"

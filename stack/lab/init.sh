@@ -23,11 +23,12 @@ echo "lab server ready"
 trap 'exit 0' TERM INT
 set +e  # from here on, a service that fails to start is logged, never the end of PID 1
 # The init system's part once Docker is installed (deploy.sh installs it from Debian): as systemd enables and starts
-# docker.service on install and restarts it if it stops, start dockerd when it is there and not running. Its control
-# groups as a VM's kernel mounts them: writable, each controller its own hierarchy, name=systemd, cgroup2 on unified.
+# docker.service on install and restarts it if it stops, start dockerd once its package is configured (its docker
+# group made, which owns the API's socket) and whenever it is not running. Its control groups as a VM's kernel
+# mounts them: writable, each controller its own hierarchy, name=systemd, cgroup2 on unified.
 cgroups_mounted=""
 while :; do
-  if [ -x /usr/sbin/dockerd ] && ! pgrep -x dockerd >/dev/null; then
+  if [ "$(dpkg-query -W -f '${Status}' docker.io 2>/dev/null)" = "install ok installed" ] && ! pgrep -x dockerd >/dev/null; then
     if [ -z "$cgroups_mounted" ]; then
       umount -R /sys/fs/cgroup 2>/dev/null || true
       mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup

@@ -1,5 +1,5 @@
-"""The faults applied on servers as root over SSH: the staging server's (tests/lab/test_staging_lab.py) and one tier
-at a time of the production lab (tests/lab/test_production_lab.py). Each breaks a live surface of the server (a
+"""The faults applied on servers as root over SSH: the staging server's (tests/lab/test_staging_lab.py; it runs the
+stack in containers) and one tier at a time of the production lab (tests/lab/test_production_lab.py; processes). Each breaks a live surface of the server (a
 service, the firewall, what the scheduler reads), not a file nothing reads; tests/unit/test_fault_coverage.py counts
 them with the local and container faults."""
 
@@ -28,35 +28,26 @@ class ServerFault:
         return (self.breaks,)
 
 
-PG = "runuser -u edupro -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/edupro/postgres/data -w -l /var/lib/edupro/logs/postgres-restart.log"
 # Until 3 s into the next minute (when cron starts its per-minute jobs); the server's clock is this machine's.
 NEXT_MINUTE = "sleep $((63 - $(date +%-S)))"
-# redis-cli with the cache's password from the server's secrets (no $(...): the command is quoted for two shells).
-REDIS_CLI = "jq -r .redis_password /var/lib/edupro/secrets-staging.json | xargs -I{} redis-cli -a {} --no-auth-warning"
 BEHIND_UFW = "REQ-APP-04 and not REQ-PLAN-02"
 # The reachability matrix alone: a stack port open from outside is in it; the scan of every port (26 s) is for ports
 # none of the stack's.
 MATRIX = "REQ-PLAN-02 and not servers"
+# The staging server runs the stack in containers: Docker restarted as its init system does (live restore keeps the
+# containers running meanwhile; the lab server's init starts dockerd again within 2 s).
+DOCKER_RESTARTED = "pkill -x dockerd; sleep 3; until docker info >/dev/null 2>&1; do sleep 1; done"
+# A container's image, for commands that need its name:tag (no $(...): the command is quoted for two shells).
+IMAGE_OF = "docker inspect -f '{{{{.Config.Image}}}}' {container} | xargs -I{{}}"
 SERVER_FAULTS = (
     ServerFault("cron-stopped", "OPS-04", STAGING, "pkill -x cron", "cron"),
-    # cron runs but cannot open a job's session: it starts nothing (its next per-minute job shows it, so each side
-    # waits for the next minute to begin, and 3 s more).
-    ServerFault("cron-cannot-start-jobs", "OPS-04", STAGING,
-                f"sed -i '1i session required pam_deny.so # edupro-lab-fault' /etc/pam.d/cron && {NEXT_MINUTE}",
-                f"sed -i '/edupro-lab-fault/d' /etc/pam.d/cron && {NEXT_MINUTE}"),
     # The schedule has been in place three days (its file's time moved back) and its log names no backup it made.
     ServerFault("schedule-made-no-backup", "OPS-04", STAGING, "touch -d '3 days ago' /etc/cron.d/edupro-backup",
                 "touch /etc/cron.d/edupro-backup"),
-    # Nothing starts a stopped service again: cron no longer reads the supervision.
-    ServerFault("supervision-removed", "APP-01", STAGING, "mv /etc/cron.d/edupro-supervise /root/edupro-supervise",
-                "mv /root/edupro-supervise /etc/cron.d/edupro-supervise"),
     ServerFault("ufw-disabled", "FW-01", STAGING, "ufw --force disable", "ufw --force enable"),
     ServerFault("sshd-jail-removed", "FW-02", STAGING, "fail2ban-client stop sshd", "fail2ban-client reload sshd || fail2ban-client reload"),
     ServerFault("logrotate-file-removed", "OPS-05", STAGING, "mv /etc/logrotate.d/edupro /root/edupro.logrotate",
                 "mv /root/edupro.logrotate /etc/logrotate.d/edupro"),
-    ServerFault("database-on-the-external-address", "PLAN-02", STAGING,
-                f"{PG} restart -o '-c listen_addresses=*' && ufw allow 5432/tcp",
-                f"ufw delete allow 5432/tcp; {PG} restart -o '-c listen_addresses=127.0.0.1'", select=MATRIX),
     # A port none of the stack's: only the scan of every port sees it.
     ServerFault("debugging-port-opened", "PLAN-02", STAGING,
                 "ufw allow 8081/tcp && (setsid nohup python3 -m http.server 8081 </dev/null >/dev/null 2>&1 &) "
@@ -67,9 +58,25 @@ SERVER_FAULTS = (
     ServerFault("program-listening-behind-ufw", "APP-04", STAGING,
                 "(setsid nohup python3 -m http.server 8082 </dev/null >/dev/null 2>&1 &) && sleep 1",
                 "pkill -f 'http[.]server 8082'; true", select=BEHIND_UFW),
-    # A stack service bound to every address instead of loopback (the firewall still denies its port).
-    ServerFault("cache-bound-to-every-address", "APP-04", STAGING, f"{REDIS_CLI} CONFIG SET bind 0.0.0.0",
-                f"{REDIS_CLI} CONFIG SET bind 127.0.0.1", select=BEHIND_UFW),
+    # The containers (the paper's settings, seed §2.3.1 and §2.4.1):
+    # a container Docker would not start again when it stops;
+    ServerFault("restart-policy-no", "APP-01", STAGING, "docker update --restart no edupro_cache",
+                "docker update --restart unless-stopped edupro_cache", select="REQ-APP-01 and supervised"),
+    # a running container's image also tagged latest;
+    ServerFault("image-tagged-latest", "APP-06", STAGING,
+                f"{IMAGE_OF.format(container='edupro_proxy')} docker tag {{}} edupro/proxy:latest",
+                "docker rmi edupro/proxy:latest"),
+    # an unauthenticated cache published on every address of the server: Docker's own iptables rules let it through
+    # although ufw denies 6379 (reachability is measured from outside, never read from ufw);
+    ServerFault("cache-published-to-every-address", "PLAN-02", STAGING,
+                f"{IMAGE_OF.format(container='edupro_cache')} docker run -d --name edupro-lab-fault-cache "
+                "-p 6379:6379 --entrypoint redis-server {} --protected-mode no",
+                "docker rm -f edupro-lab-fault-cache", select=MATRIX),
+    # the daemon restarted without log limits: every container it makes from now on logs without bound.
+    ServerFault("daemon-without-log-limits", "DKR-01", STAGING,
+                "cp /etc/docker/daemon.json /root/daemon.json.orig && jq 'del(.\"log-opts\")' /root/daemon.json.orig "
+                f"> /etc/docker/daemon.json && {DOCKER_RESTARTED}",
+                f"cp /root/daemon.json.orig /etc/docker/daemon.json && {DOCKER_RESTARTED}"),
 )
 
 STACK = "/usr/local/bin/edupro-stack"
@@ -79,6 +86,14 @@ NGINX = "runuser -u edupro -- nginx -c /var/lib/edupro/nginx/nginx.conf"
 PROMETHEUS_CONFIG = "/var/lib/edupro/prometheus/prometheus.yml"
 PROMETHEUS_RELOAD = "curl -fsS -X POST http://127.0.0.1:9090/-/reload && sleep 6"  # its targets follow within seconds
 TIER_FAULTS = (
+    # cron runs but cannot open a job's session: it starts nothing (the supervision's next per-minute job shows it,
+    # so each side waits for the next minute to begin, and 3 s more). On the data server, which runs the backups.
+    ServerFault("cron-cannot-start-jobs", "OPS-04", DATA,
+                f"sed -i '1i session required pam_deny.so # edupro-lab-fault' /etc/pam.d/cron && {NEXT_MINUTE}",
+                f"sed -i '/edupro-lab-fault/d' /etc/pam.d/cron && {NEXT_MINUTE}"),
+    # Nothing starts a stopped service again: cron no longer reads the supervision (processes: the production lab).
+    ServerFault("supervision-removed", "APP-01", WEB, "mv /etc/cron.d/edupro-supervise /root/edupro-supervise",
+                "mv /root/edupro-supervise /etc/cron.d/edupro-supervise", select="REQ-APP-01 and supervised"),
     # The application tier's security group opened to everyone for the backend's port.
     # (The reachability matrix measures the backend's port from outside; the scan of every port of four servers is
     # left out.)

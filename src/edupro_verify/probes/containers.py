@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +14,27 @@ from ..errors import ProbeError
 from ..targets import Target, docker_client
 
 NANOSECONDS = 1_000_000_000
+DAEMON_FILE = "/etc/docker/daemon.json"  # where dockerd reads its settings at start (Docker's default)
+
+
+@dataclass
+class DaemonFile:
+    text: str  # "" when absent
+    settings: dict[str, Any]
+    problem: str  # "" when read; else what is wrong with it ("is absent", "is not valid JSON")
+
+
+def daemon_file(host: Any) -> DaemonFile:
+    """The Docker daemon's configuration file on the host that runs it."""
+    file = host.file(DAEMON_FILE)
+    if not file.exists:
+        return DaemonFile("", {}, "is absent")
+    text = file.content_string
+    try:
+        settings = json.loads(text)
+    except ValueError:
+        return DaemonFile(text, {}, "is not valid JSON")
+    return DaemonFile(text, settings if isinstance(settings, dict) else {}, "")
 
 
 def client(target: Target) -> Any:

@@ -221,7 +221,9 @@ def write_files(cfg: StackConfig, layout: Layout, state: State) -> None:
                         ("redis_password", cfg.secrets.redis_password)):
         with os.fdopen(os.open(secrets / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
             handle.write(value)
-    write_env_file(here / "database.env", {"EDUPRO_ARCHIVE_TIMEOUT": str(cfg.backup.archive_timeout_seconds)})
+    tls_only = cfg.database.ssl_mode not in ("disable", "prefer")  # as the local driver's pg_hba
+    write_env_file(here / "database.env", {"EDUPRO_ARCHIVE_TIMEOUT": str(cfg.backup.archive_timeout_seconds),
+                                           "EDUPRO_HBA_TYPE": "hostssl" if tls_only else "host"})
     layout.wal_archive.mkdir(parents=True, exist_ok=True)
     layout.textfile.mkdir(parents=True, exist_ok=True)
     for colour in backend.COLOURS:
@@ -231,9 +233,20 @@ def write_files(cfg: StackConfig, layout: Layout, state: State) -> None:
     write_operations_files(cfg, layout, DRIVER)
 
 
+def _writable_by_backend(folder: Path, version: str) -> None:
+    """A folder the backend containers write to: owned by the image's own user (its number, read from the image)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    found = subprocess.run(["docker", "run", "--rm", "--entrypoint", "id", f"edupro/backend:{version}", "-u"],
+                           capture_output=True, text=True)
+    if found.returncode == 0 and found.stdout.strip().isdigit():
+        os.chown(folder, int(found.stdout.strip()), -1)
+    folder.chmod(0o755)
+
+
 def write_backend_env(cfg: StackConfig, layout: Layout, colour: str, version: str) -> None:
     values = backend_environment(in_containers(cfg), layout, colour, version)
     values["ML_MODEL_PATH"] = "/app/models"
+    values["EDUPRO_OPENAPI_DIR"] = "/app/api-descriptions"  # each colour's OpenAPI document, as it serves it
     values["EDUPRO_INSTANCE"] = f"backend_{colour}"
     values["EDUPRO_TRUSTED_PROXIES"] = json.dumps([ADDRESSES["proxy"]])  # the client address comes from the proxy
     values["EDUPRO_BUILD_DATE"], values["EDUPRO_VCS_REF"] = build_labels(layout, version)
@@ -333,6 +346,7 @@ def up(env: str, layout: Layout, version: str) -> State:
         published(layout, fresh=True, env=env)
         if not prebuilt():
             docker_compose(layout, "build", version=version)
+        _writable_by_backend(layout.api_descriptions, version)
         docker_compose(layout, "up", "-d", "--no-build", "database", "cache", version=version)
         wait_healthy(layout, ["database", "cache"])
         seen = in_containers(cfg)
@@ -379,6 +393,10 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     state, cfg = running_state(layout)
     old, new, version = switch_plan(state, version)
     with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
+        if prebuilt() and subprocess.run(["docker", "image", "inspect", f"edupro/backend:{version}"],
+                                         capture_output=True).returncode != 0:
+            raise StackError(f"this server has no image edupro/backend:{version}: images reach a server with "
+                             "./deploy.sh up --env ENV (built from the checkout, its configured version)")
         write_backend_env(cfg, layout, new, version)
         docker_compose(layout, "up", "-d", "--no-deps", "--no-build" if prebuilt() else "--build", f"backend_{new}",
                        version=version)
