@@ -63,7 +63,7 @@ SERVER_FAULTS = (
     ServerFault("restart-policy-no", "APP-01", STAGING, "docker update --restart no edupro_cache",
                 "docker update --restart unless-stopped edupro_cache", select="REQ-APP-01 and supervised"),
     # a running container's image also tagged latest;
-    ServerFault("image-tagged-latest", "APP-06", STAGING,
+    ServerFault("server-image-tagged-latest", "APP-06", STAGING,
                 f"{IMAGE_OF.format(container='edupro_proxy')} docker tag {{}} edupro/proxy:latest",
                 "docker rmi edupro/proxy:latest"),
     # an unauthenticated cache published on every address of the server: Docker's own iptables rules let it through

@@ -72,3 +72,43 @@ def test_the_production_profile_names_three_tiers_and_discovers_nothing() -> Non
     assert {tier: len(hosts) for tier, hosts in profile.target.hosts.items()} == {"web": 1, "app": 2, "data": 1}
     placed = {name for names in profile.target.where.values() for name in names}
     assert {"database", "cache", "backend_blue", "backend_green", "frontend"} <= placed
+
+
+def test_how_a_server_runs_the_stack_is_the_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = {"host": "ssh://deploy@10.0.0.5"}
+    assert remote.server_for(layout_with_profile(tmp_path, monkeypatch, host), "staging").runs == "processes"
+    server = remote.server_for(layout_with_profile(tmp_path / "c", monkeypatch, {**host, "runs": "containers"}),
+                               "staging")
+    assert (server.runs, server.run_dir) == ("containers", "/var/lib/edupro/compose")
+    assert remote.PACKAGES["containers"][:2] == ("docker.io", "docker-compose")
+    with pytest.raises(remote.TargetError, match="target.runs: write processes or containers"):
+        remote.server_for(layout_with_profile(tmp_path / "v", monkeypatch, {**host, "runs": "vms"}), "staging")
+    tiers = {**host, "runs": "containers", "hosts": {"web": ["ssh://deploy@10.0.0.5"]}}
+    with pytest.raises(remote.TargetError, match="built for one server so far"):
+        remote.server_for(layout_with_profile(tmp_path / "t", monkeypatch, tiers), "staging")
+
+
+def test_the_daemon_settings_are_the_papers() -> None:
+    from edupro_stack import server_docker
+
+    settings = yaml.safe_load(server_docker.daemon_settings())
+    assert settings["log-driver"] == "json-file" and settings["log-opts"] == {"max-size": "10m", "max-file": "3"}
+    assert settings["storage-driver"] == "overlay2" and settings["live-restore"] is True
+    images = ["edupro/proxy:2.0.0", "edupro/cache:2.0.0"]
+    assert server_docker._ids("sha256:aa\nnone\n", images) == {"edupro/proxy:2.0.0": "sha256:aa",
+                                                                "edupro/cache:2.0.0": "none"}
+
+
+@pytest.mark.parametrize(("target", "said"), [
+    ({"host": "ssh://deploy@10.0.0.5", "runs": "containers"}, "name each service's container"),
+    ({"host": "local://", "containers": {"proxy": "edupro_proxy"}}, "read over SSH"),
+])
+def test_containers_on_a_server_are_named_in_the_profile(tmp_path: Path, target: dict[str, object], said: str) -> None:
+    from edupro_verify.spec import SpecError
+
+    specs = tmp_path / "specs"
+    (specs / "environments").mkdir(parents=True)
+    (specs / "requirements.yaml").write_text((Path(__file__).resolve().parents[2] / "specs" / "requirements.yaml").read_text())
+    (specs / "environments" / "staging.yaml").write_text(yaml.safe_dump({"description": "a test", "target": target}))
+    with pytest.raises(SpecError, match=said):
+        load_profile("staging", specs)
