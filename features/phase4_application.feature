@@ -47,6 +47,7 @@ Feature: Phase 4 — Application deployment and integration
   Scenario: Images carry a release tag and build labels
     When the images of the running containers are read
     Then no image is tagged latest and every image has BUILD_DATE, VCS_REF and VERSION labels
+    And every running container runs the image the latest release record names
 
   @REQ-APP-07
   Scenario: The backend runs with its configuration and a read-only model

@@ -8,7 +8,7 @@ from typing import Any
 from pytest_bdd import when
 
 from edupro_verify.evidence import Evidence
-from edupro_verify.probes import cache, network, scheduler
+from edupro_verify.probes import cache, network, records, scheduler
 from edupro_verify.probes import containers as container_probe
 from edupro_verify.probes import host as host_probe
 from edupro_verify.probes.http import Api
@@ -188,6 +188,22 @@ def images_versioned(images: dict[str, Any], evidence: Evidence) -> None:
     evidence.expect_none("images tagged latest", latest, message=f"images tagged latest: {', '.join(latest)}")
     evidence.expect_none("images without build labels", unlabelled,
                          message=f"images without build labels: {', '.join(unlabelled)}")
+
+
+@then("every running container runs the image the latest release record names")
+def images_recorded(target: Target, evidence: Evidence) -> None:
+    record = records.release_record(target)
+    recorded: dict[str, str] = record["images"]
+    evidence.record("release record", {"action": record.get("action"), "version": record.get("version"),
+                                       "finished": record.get("finished"), "images": recorded},
+                    source=str(target.path("deployment_history")))
+    running = {service: c for service, c in container_probe.of_target(target).items() if c.status == "running"}
+    evidence.record("images running", {c.name: c.image.id for c in running.values()}, source="Docker API")
+    differ = [f"{c.name} runs {c.image.id.removeprefix('sha256:')[:12]} (the record: "
+              f"{recorded.get(service, 'none').removeprefix('sha256:')[:12]})"
+              for service, c in running.items() if recorded.get(service) != c.image.id]
+    evidence.expect_none("containers on an image the release record does not name", differ,
+                         message=f"containers run images no release recorded: {'; '.join(differ)}")
 
 
 @then("the backend runs in this environment with the configured log level")

@@ -72,6 +72,14 @@ SERVER_FAULTS = (
                 f"{IMAGE_OF.format(container='edupro_cache')} docker run -d --name edupro-lab-fault-cache "
                 "-p 6379:6379 --entrypoint redis-server {} --protected-mode no",
                 "docker rm -f edupro-lab-fault-cache", select=MATRIX),
+    # a container made by hand from an image no release recorded (a hotfix committed on the server); undone by the
+    # stack's own `up`, which recreates the container from the release's image;
+    ServerFault("container-from-an-unrecorded-image", "APP-06", STAGING,
+                "docker commit edupro_frontend edupro/frontend:hotfix >/dev/null && docker rm -f edupro_frontend "
+                ">/dev/null && docker run -d --name edupro_frontend --restart unless-stopped --network "
+                "edupro_edupro_network --ip 172.20.0.30 edupro/frontend:hotfix",
+                "docker rm -f edupro_frontend && /usr/local/bin/edupro-stack up --env staging && "
+                "docker rmi edupro/frontend:hotfix"),
     # the daemon restarted without log limits: every container it makes from now on logs without bound.
     ServerFault("daemon-without-log-limits", "DKR-01", STAGING,
                 "cp /etc/docker/daemon.json /root/daemon.json.orig && jq 'del(.\"log-opts\")' /root/daemon.json.orig "

@@ -119,3 +119,12 @@ class Rotation:
 def rotation(config: str) -> Rotation:
     kept = re.search(r"^\s*rotate\s+(\d+)", config, re.M)
     return Rotation(bool(re.search(r"^\s*daily\b", config, re.M)), int(kept.group(1)) if kept else None)
+
+
+def release_record(target: Target) -> dict[str, Any]:
+    """The newest deployment that succeeded and recorded the images it left running (up, release, rollback)."""
+    for entry in reversed(history(target)):
+        if entry.get("outcome") == "succeeded" and entry.get("images"):
+            return entry
+    raise AssertionError(f"the deployment history ({target.path('deployment_history')}) records the images of no "
+                         "release: the running containers cannot be held to one")

@@ -320,6 +320,15 @@ def wait_healthy(layout: Layout, services: list[str], seconds: float = 240) -> N
         time.sleep(1)
 
 
+def running_images() -> dict[str, str]:
+    """Each running service's image, by identity: the release record the suite holds the containers to (APP-06)."""
+    found = subprocess.run(["docker", "inspect", "-f", "{{.Name}} {{.State.Running}} {{.Image}}",
+                            *(f"edupro_{service}" for service in ADDRESSES)], capture_output=True, text=True)
+    running = {name.lstrip("/"): image for name, state, image in
+               (line.split() for line in found.stdout.splitlines() if len(line.split()) == 3) if state == "true"}
+    return {service: running[f"edupro_{service}"] for service in ADDRESSES if f"edupro_{service}" in running}
+
+
 def container_state(service: str) -> tuple[str, str]:
     """Docker's status of the service's container ("absent" if there is none) and its health ("" if unchecked)."""
     found = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
@@ -334,7 +343,7 @@ def up(env: str, layout: Layout, version: str) -> State:
     ensure_docker()
     cfg = load(layout, env)
     require_ports_free(layout, env)
-    with history.deployment(layout, "up", env, driver=DRIVER, version=version):
+    with history.deployment(layout, "up", env, driver=DRIVER, version=version) as record:
         tls.ensure_certificate(cfg, layout)
         ensure_model(layout)
         ensure_frontend(layout)
@@ -368,6 +377,7 @@ def up(env: str, layout: Layout, version: str) -> State:
         wait_healthy(layout, list(ADDRESSES))
         state.write(layout)
         record_deployed(cfg, layout)
+        record["images"] = running_images()
     return state
 
 
@@ -392,7 +402,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
     Prometheus follows, and the old one stops once the proxy's old workers have finished their requests."""
     state, cfg = running_state(layout)
     old, new, version = switch_plan(state, version)
-    with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new):
+    with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new) as record:
         if prebuilt() and subprocess.run(["docker", "image", "inspect", f"edupro/backend:{version}"],
                                          capture_output=True).returncode != 0:
             raise StackError(f"this server has no image edupro/backend:{version}: images reach a server with "
@@ -413,6 +423,7 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
         state.live_colour = new
         state.write(layout)
         docker_compose(layout, "stop", f"backend_{old}", version=state.versions[old])
+        record["images"] = running_images()
     return state
 
 
