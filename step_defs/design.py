@@ -71,7 +71,7 @@ def every_service_healthy(target: Target, api: Api, evidence: Evidence) -> None:
 def health_passes(health: dict[str, Any], evidence: Evidence) -> None:
     checks = {k: v for k, v in health.items() if k != "declared"}
     evidence.record("health checks", checks)
-    failing = [k for k, ok in checks.items() if not ok]
+    failing = [k if isinstance(v, bool) else f"{k} ({v})" for k, v in checks.items() if v not in (True, "healthy")]
     evidence.expect_none("health checks failing", failing, message=f"health check failing: {', '.join(failing)}")
 
 

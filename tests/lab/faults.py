@@ -5,6 +5,7 @@ them with the local and container faults."""
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 
@@ -39,6 +40,37 @@ MATRIX = "REQ-PLAN-02 and not servers"
 DOCKER_RESTARTED = "pkill -x dockerd; sleep 3; until docker info >/dev/null 2>&1; do sleep 1; done"
 # A container's image, for commands that need its name:tag (no $(...): the command is quoted for two shells).
 IMAGE_OF = "docker inspect -f '{{{{.Config.Image}}}}' {container} | xargs -I{{}}"
+
+
+def script(text: str) -> str:
+    """A shell script run as root on the server, carried encoded (its $(...) and quotes pass both shells unchanged)."""
+    return f"echo {base64.b64encode(text.encode()).decode()} | base64 -d | sh -e"
+
+
+# The live backend container recreated by docker-compose from the release's compose file ({compose}: or a copy of it),
+# on the stack's run directory.
+LIVE_BACKEND_RECREATED = """
+run=/var/lib/edupro/compose
+live=$(jq -r .live_colour $run/state.json)
+version=$(jq -r .versions.$live $run/state.json)
+cd /opt/edupro/current
+env COMPOSE_RUN=$run VERSION=$version STACK_ID=$(cat $run/stack-id) docker-compose -p edupro -f {compose} \\
+    up -d --no-deps --no-build backend_$live >/dev/null
+until docker exec edupro_backend_$live curl -fsS http://127.0.0.1:8000/health >/dev/null 2>&1; do sleep 1; done
+"""
+# Docker's first health check of a new container comes one interval (30 s) after it starts.
+HEALTHY_AGAIN = ("until [ \"$(docker inspect -f '{{.State.Health.Status}}' edupro_backend_$live)\" = healthy ]; "
+                 "do sleep 1; done\n")
+# A copy of the compose file whose backends declare no health check (compose 1.29 cannot remove one by override).
+WITHOUT_HEALTH_CHECK = """
+/opt/edupro/current/.venv/bin/python - <<'PY'
+import yaml
+compose = yaml.safe_load(open("/opt/edupro/current/docker-compose.test.yml"))
+for colour in ("backend_blue", "backend_green"):
+    compose["services"][colour].pop("healthcheck")
+yaml.safe_dump(compose, open("/root/compose-without-health-check.yml", "w"))
+PY
+"""
 SERVER_FAULTS = (
     ServerFault("cron-stopped", "OPS-04", STAGING, "pkill -x cron", "cron"),
     # The schedule has been in place three days (its file's time moved back) and its log names no backup it made.
@@ -80,6 +112,12 @@ SERVER_FAULTS = (
                 "edupro_edupro_network --ip 172.20.0.30 edupro/frontend:hotfix",
                 "docker rm -f edupro_frontend && /usr/local/bin/edupro-stack up --env staging && "
                 "docker rmi edupro/frontend:hotfix"),
+    # the live backend recreated without its health check (Docker can no longer tell a hung backend);
+    ServerFault("backend-health-check-removed", "APP-01", STAGING,
+                script(WITHOUT_HEALTH_CHECK + LIVE_BACKEND_RECREATED.format(
+                    compose="/root/compose-without-health-check.yml")),
+                script(LIVE_BACKEND_RECREATED.format(compose="docker-compose.test.yml") + HEALTHY_AGAIN),
+                select="REQ-APP-01 and not supervised"),
     # the daemon restarted without log limits: every container it makes from now on logs without bound.
     ServerFault("daemon-without-log-limits", "DKR-01", STAGING,
                 "cp /etc/docker/daemon.json /root/daemon.json.orig && jq 'del(.\"log-opts\")' /root/daemon.json.orig "

@@ -111,7 +111,7 @@ def _container_health_checks(target: Target, api: Api) -> dict[str, Any]:
     live_name = target.inventory.live_backend
     found = {name: c for name, c in container_probe.of_target(target).items()
              if not name.startswith("backend_") or name == live_name}
-    checks: dict[str, Any] = {name: container_probe.health(c) == "healthy" for name, c in found.items()}
+    checks: dict[str, Any] = {name: container_probe.health(c) for name, c in found.items()}  # Docker's word
     checks["backend through the proxy"] = api.get("/health").status_code == 200
     live = found.get(live_name)
     checks["declared"] = container_probe.declared_healthcheck(live) if live else {}
