@@ -94,6 +94,9 @@ class TargetSpec(Strict):
     # through the server's Docker API over SSH and runs commands inside them there.
     runs: Literal["processes", "containers"] = "processes"
     containers: dict[str, str] = {}
+    # For deploy.sh: the private registry the images reach the servers through (address, the certificate to trust
+    # it by, the operator's credentials file); without one they are sent over SSH.
+    registry: dict[str, str] = {}
 
     @model_validator(mode="after")
     def one_list_of_servers(self) -> TargetSpec:

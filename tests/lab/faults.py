@@ -13,6 +13,7 @@ from dataclasses import dataclass
 STAGING = os.environ.get("EDUPRO_TEST_LAB_ADDRESS", "172.31.240.110")
 FIRST = int(os.environ.get("EDUPRO_TEST_PRODUCTION_LAB_FIRST", "120"))
 WEB, APP1, APP2, DATA = (f"172.31.240.{FIRST + i}" for i in range(4))
+REGISTRY = os.environ.get("EDUPRO_TEST_LAB_REGISTRY_ADDRESS", "172.31.240.105")  # the tests' own image registry
 
 
 @dataclass(frozen=True)

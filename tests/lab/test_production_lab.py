@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.helpers import REPO, run_suite
-from tests.lab.faults import APP1, APP2, DATA, TIER_FAULTS, WEB, ServerFault
+from tests.lab.faults import APP1, APP2, DATA, REGISTRY, TIER_FAULTS, WEB, ServerFault
 from tests.lab.test_staging_lab import caught_and_healed, evidence_of
 
 RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
@@ -75,7 +75,8 @@ def specs_naming_the_test_lab(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionLab]:
-    env = {**os.environ, "EDUPRO_LAB_ADDRESS": WEB, "EDUPRO_RUN_DIR": str(RUN_DIR), "EDUPRO_PORT_OFFSET": ""}
+    env = {**os.environ, "EDUPRO_LAB_ADDRESS": WEB, "EDUPRO_LAB_REGISTRY_ADDRESS": REGISTRY,
+           "EDUPRO_RUN_DIR": str(RUN_DIR), "EDUPRO_PORT_OFFSET": ""}
     made = ProductionLab(specs_naming_the_test_lab(tmp_path_factory.mktemp("production-lab")), env)
     gone = made.deploy("lab", "down", "--env", "production")
     assert gone.returncode == 0, gone.stderr

@@ -27,7 +27,7 @@ import yaml
 from tests.conftest import TALLY
 from tests.faults.catalogue import DIRECTORY_ROUTE, UNGUARDED_ROUTE
 from tests.helpers import REPO, one_clear_line, run_suite
-from tests.lab.faults import SERVER_FAULTS, ServerFault
+from tests.lab.faults import REGISTRY, SERVER_FAULTS, ServerFault
 from tests.lab.faults import STAGING as ADDRESS
 
 RUN_DIR = Path(os.environ.get("EDUPRO_RUN_DIR", REPO / ".test-stack"))
@@ -73,8 +73,11 @@ def specs_naming(folder: Path, **target: Any) -> Path:
     shutil.copytree(REPO / "specs", specs)
     path = specs / "environments" / "staging.yaml"
     profile = yaml.safe_load(path.read_text())
+    registry = RUN_DIR / "lab" / "registry"
     profile["target"].update({"host": f"ssh://deploy@{ADDRESS}", "ssh_config": str(RUN_DIR / "lab" / "ssh_config"),
-                              "base_url": f"https://{ADDRESS}", "http_url": f"http://{ADDRESS}"})
+                              "base_url": f"https://{ADDRESS}", "http_url": f"http://{ADDRESS}",
+                              "registry": {"address": f"{REGISTRY}:5000", "ca": str(registry / "registry.crt"),
+                                           "credentials": str(registry / "credentials.json")}})
     profile["target"].update(target)
     path.write_text(yaml.safe_dump(profile, sort_keys=False))
     return specs
@@ -83,7 +86,8 @@ def specs_naming(folder: Path, **target: Any) -> Path:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     folder = tmp_path_factory.mktemp("lab")
-    env = {**os.environ, "EDUPRO_LAB_ADDRESS": ADDRESS, "EDUPRO_RUN_DIR": str(RUN_DIR), "EDUPRO_PORT_OFFSET": ""}
+    env = {**os.environ, "EDUPRO_LAB_ADDRESS": ADDRESS, "EDUPRO_LAB_REGISTRY_ADDRESS": REGISTRY,
+           "EDUPRO_RUN_DIR": str(RUN_DIR), "EDUPRO_PORT_OFFSET": ""}
     made = Lab(specs_naming(folder), env, RUN_DIR / "lab" / "ssh_config")
     gone = made.deploy("lab", "down", "--env", "staging")
     assert gone.returncode == 0, gone.stderr

@@ -112,3 +112,21 @@ def test_containers_on_a_server_are_named_in_the_profile(tmp_path: Path, target:
     (specs / "environments" / "staging.yaml").write_text(yaml.safe_dump({"description": "a test", "target": target}))
     with pytest.raises(SpecError, match=said):
         load_profile("staging", specs)
+
+
+def test_a_profiles_registry_names_its_address_certificate_and_credentials(tmp_path: Path) -> None:
+    from edupro_stack import registry
+
+    layout = Layout(tmp_path / "run", repo=tmp_path)
+    assert registry.from_profile(layout, None, "staging.yaml") is None
+    with pytest.raises(remote.StackError, match="target.registry: give ca, credentials"):
+        registry.from_profile(layout, {"address": "10.0.0.9:5000"}, "staging.yaml")
+    given = {"address": "10.0.0.9:5000", "ca": "lab/ca.crt", "credentials": "/nowhere/credentials.json"}
+    with pytest.raises(remote.StackError, match="lab/ca.crt does not exist"):
+        registry.from_profile(layout, given, "staging.yaml")
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "ca.crt").write_text("certificate")
+    (tmp_path / "credentials.json").write_text('{"user": "u", "password": "p"}')
+    found = registry.from_profile(layout, {**given, "credentials": str(tmp_path / "credentials.json")}, "s")
+    assert found is not None and found.name("edupro/proxy:2.0.0") == "10.0.0.9:5000/edupro/proxy:2.0.0"
+    assert found.login() == ("u", "p")

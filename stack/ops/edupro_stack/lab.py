@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import registry
 from .compose import BASE_IMAGE, ensure_base_image, ensure_docker
 from .config import merge, read_yaml
 from .layout import Layout
@@ -235,7 +236,7 @@ def names_lab_server(layout: Layout, env: str, address: str) -> bool:
     return env in TIERS and servers(layout, env)[0].address == address
 
 
-def _start(server: LabServer, tag: str) -> None:
+def _start(layout: Layout, server: LabServer, tag: str) -> None:
     found = _container(server)
     definition = f"{tag} caps={','.join(CAPABILITIES)} docker-volume"
     if found and found["Config"]["Labels"].get("org.edupro.lab.definition") != definition:
@@ -249,7 +250,7 @@ def _start(server: LabServer, tag: str) -> None:
         security = [arg for option in SECURITY for arg in ("--security-opt", option)]
         _docker("run", "-d", "--name", server.name, "--hostname", server.hostname, "--network", NETWORK,
                 "--ip", server.address, *caps, *security, "-v", f"{server.docker_volume}:/var/lib/docker",
-                "--restart", "unless-stopped", "--label", "org.edupro.lab=1",
+                "--restart", "unless-stopped", "--label", "org.edupro.lab=1", "--label", f"org.edupro.lab.run={layout.run}",
                 "--label", f"org.edupro.lab.tier={server.tier}",
                 "--label", f"org.edupro.lab.definition={definition}", tag, what=f"docker run of lab server {server.name}")
 
@@ -261,7 +262,8 @@ def up(layout: Layout, env: str) -> list[LabServer]:
     _ensure_network()
     _operator_key(made[0])
     for server in made:  # side by side: each boots while the next is created
-        _start(server, tag)
+        _start(layout, server, tag)
+    registry.up(layout, NETWORK, BASE_IMAGE)  # the private registry the deploy pushes to, beside the servers
     keys = []
     for server in made:
         _wait_ready(server)
@@ -283,6 +285,7 @@ def down(layout: Layout, env: str) -> list[LabServer]:
         if _container(server):
             _docker("rm", "-f", server.name)
         subprocess.run(["docker", "volume", "rm", "-f", server.docker_volume], capture_output=True)
+    registry.down(layout)
     made[0].known_hosts.unlink(missing_ok=True)
     return made
 

@@ -51,6 +51,8 @@ from . import server_docker
 from .config import load
 from .layout import Layout
 from .processes import StackError, run
+from .registry import Registry
+from .registry import from_profile as registry_from_profile
 
 ROOT = "/opt/edupro"
 RUN = "/var/lib/edupro"
@@ -85,6 +87,7 @@ class Server:
     server_name: str
     tier: str = "all"  # what it runs: the whole stack, or one tier of the three-tier network
     runs: str = "processes"  # the stack as processes, or in containers (target.runs)
+    registry: Registry | None = None  # where the images reach the server from (target.registry); else over SSH
 
     @property
     def run_dir(self) -> str:
@@ -149,7 +152,8 @@ def server_for(layout: Layout, env: str) -> Server | None:
                           "the tiers' hosts runs them as processes (target.runs: processes)")
     return Server(env, host, parsed.username, parsed.hostname, config_path,
                   str(target.get("base_url") or f"https://{parsed.hostname}").rstrip("/"),
-                  str(target.get("server_name") or parsed.hostname), runs=runs)
+                  str(target.get("server_name") or parsed.hostname), runs=runs,
+                  registry=registry_from_profile(layout, target.get("registry"), str(profile)))
 
 
 def tier_servers(layout: Layout, server: Server) -> list[Server]:

@@ -4,8 +4,9 @@ deploy.sh over SSH, for a profile whose servers run the stack in containers (`ta
 - writes /etc/docker/daemon.json (the paper's: json-file logs of 10 MB, three files, overlay2, live restore) before
   Docker Engine and Compose are installed from Debian (docker.io, docker-compose), so the daemon starts with it;
 - lets the deploy user use Docker (the docker group), as the paper's `usermod -aG docker`;
-- builds the images here, from this checkout (offline, as the compose driver builds them), and ships each image the
-  server does not have with that identity: `docker save | ssh … docker load` (no registry is needed).
+- builds the images here, from this checkout (offline, as the compose driver builds them), and brings each image
+  the server does not have with that identity: through the profile's private registry (pushed here, pulled there),
+  or without one over SSH (`docker save | ssh … docker load`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
+from . import registry
 from .layout import Layout
 from .processes import StackError
 
@@ -90,8 +92,10 @@ def build(layout: Layout, version: str) -> list[str]:
 
 
 def ship(layout: Layout, server: Server, version: str) -> list[str]:
-    """Every image of VERSION the server lacks (by its identity, not its tag) sent over SSH; returns those sent."""
-    from .remote import say, ssh_command, sudo
+    """Every image of VERSION the server lacks (by its identity, not its tag) brought there: pushed to the profile's
+    registry and pulled by the server (only the layers each side lacks travel), or without a registry sent over SSH
+    whole (`docker save | docker load`). Returns those brought."""
+    from .remote import say, sudo
 
     wanted = build(layout, version)
     here = _ids(subprocess.run(["sh", "-c", _inspect(wanted)], capture_output=True, text=True).stdout, wanted)
@@ -99,15 +103,43 @@ def ship(layout: Layout, server: Server, version: str) -> list[str]:
     missing = [image for image in wanted if here[image] != there[image]]
     if not missing:
         return []
-    say(f"{server.label}: shipping {len(missing)} image(s) ({', '.join(missing)})")
-    save = subprocess.Popen(["docker", "save", *missing], stdout=subprocess.PIPE)
+    if server.registry:
+        say(f"{server.label}: pushing {len(missing)} image(s) to {server.registry.address}, pulled by the server")
+        registry.push(layout, server.registry, missing)
+        _pull(server, server.registry, missing)
+    else:
+        say(f"{server.label}: shipping {len(missing)} image(s) over SSH ({', '.join(missing)})")
+        _load(server, missing)
+    return missing
+
+
+def _load(server: Server, images: list[str]) -> None:
+    from .remote import ssh_command
+
+    save = subprocess.Popen(["docker", "save", *images], stdout=subprocess.PIPE)
     load = subprocess.run(ssh_command(server, "sudo -n docker load -q"), stdin=save.stdout, capture_output=True)
     assert save.stdout is not None
     save.stdout.close()
     if save.wait() != 0 or load.returncode != 0:
         last = (load.stderr.decode(errors="replace").strip().splitlines() or [f"exit {load.returncode}"])[-1]
         raise StackError(f"{server.label}: shipping the images failed: {last}; nothing was started with them")
-    return missing
+
+
+def _pull(server: Server, source: registry.Registry, images: list[str]) -> None:
+    """The server trusts the registry's certificate, logs in (the password on stdin, kept in root's Docker
+    configuration there, as `docker login` keeps it) and pulls each image, tagged as the compose file names it."""
+    from .remote import sudo
+
+    certs = f"/etc/docker/certs.d/{source.address}"
+    sudo(server, f"mkdir -p {certs} && cat > {certs}/ca.crt", stdin=source.ca.read_bytes(),
+         what="the registry's certificate")
+    user, password = source.login()
+    sudo(server, f"docker login {shlex.quote(source.address)} -u {shlex.quote(user)} --password-stdin >/dev/null",
+         stdin=password.encode(), what=f"docker login to {source.address}")
+    for image in images:
+        sudo(server, f"docker pull -q {shlex.quote(source.name(image))} >/dev/null && "
+                     f"docker tag {shlex.quote(source.name(image))} {shlex.quote(image)}",
+             what=f"docker pull of {source.name(image)}")
 
 
 def _inspect(wanted: list[str]) -> str:
