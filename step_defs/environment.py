@@ -227,7 +227,7 @@ def docker_services(target: Target) -> dict[str, Any]:
     return {"dockerd": bool(target.host.run("pgrep -x dockerd").rc == 0),
             "containerd": bool(target.host.run("pgrep -x containerd").rc == 0),
             "docker group": target.host.run("getent group docker").stdout.strip(),
-            "deploy user": user, "its groups": target.host.run(f"id -nG {user}").stdout.split()}
+            "deploy user": user, "its groups": target.host.run("id -nG %s", user).stdout.split()}
 
 
 @then("docker and containerd are running and the deploy user is in the docker group")

@@ -104,6 +104,10 @@ class TargetSpec(Strict):
             raise ValueError("give the tiers' servers once: target.hosts or target.inventory, not both")
         if self.runs == "containers" and not self.containers:
             raise ValueError("target.runs: containers: name each service's container in target.containers")
+        if self.containers and self.services and set(self.containers) != set(self.services):
+            differ = sorted(set(self.containers) ^ set(self.services))
+            raise ValueError(f"target.containers and target.services name different services ({', '.join(differ)}): "
+                             "name each service's container, and only those")
         if self.containers and not self.host.startswith("ssh://"):
             raise ValueError("target.containers: the containers of a server are read over SSH; give target.host "
                              "as ssh://USER@ADDRESS (the reference stack's own containers come from deploy.sh)")

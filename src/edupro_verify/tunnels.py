@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from urllib.parse import urlparse
 from .errors import TargetError
 
 OPEN: list[subprocess.Popen[bytes]] = []
+SOCKET_FOLDERS: list[str] = []  # the forwarded sockets' private folders, removed at exit
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def open_socket(host_url: str, ssh_config: str | None, what: str, remote_socket:
     """Forward a Unix socket of this machine (private to this user) to REMOTE_SOCKET on the server, as the SSH user
     reaches it; returns the local socket's path."""
     folder = tempfile.mkdtemp(prefix="edupro-socket-")
+    SOCKET_FOLDERS.append(folder)
     local = os.path.join(folder, "forwarded.sock")
     command = [*ssh_base(host_url, ssh_config)[:-1], "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none",
                "-o", "StreamLocalBindUnlink=yes", "-L", f"{local}:{remote_socket}", ssh_base(host_url, ssh_config)[-1]]
@@ -109,3 +112,5 @@ def close_all() -> None:
             process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             process.kill()
+    while SOCKET_FOLDERS:
+        shutil.rmtree(SOCKET_FOLDERS.pop(), ignore_errors=True)

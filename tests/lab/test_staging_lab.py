@@ -77,7 +77,7 @@ def specs_naming(folder: Path, **target: Any) -> Path:
     profile["target"].update({"host": f"ssh://deploy@{ADDRESS}", "ssh_config": str(RUN_DIR / "lab" / "ssh_config"),
                               "base_url": f"https://{ADDRESS}", "http_url": f"http://{ADDRESS}",
                               "registry": {"address": f"{REGISTRY}:5000", "ca": str(registry / "registry.crt"),
-                                           "credentials": str(registry / "credentials.json")}})
+                                           "credentials": str(RUN_DIR / "lab" / "registry-credentials.json")}})
     profile["target"].update(target)
     path.write_text(yaml.safe_dump(profile, sort_keys=False))
     return specs
@@ -148,7 +148,7 @@ def reachable(port: int) -> bool:
 
 def test_from_this_machine_only_ssh_and_the_web_ports_answer(lab: Lab) -> None:
     assert reachable(443) and reachable(80) and reachable(22)
-    closed = [p for p in (5432, 6379, 9090, 9100, 8001, 8002, 8003, 8004) if reachable(p)]
+    closed = [p for p in (5432, 6379, 9090, 9100, 8000, 8001, 8002, 3000) if reachable(p)]
     assert not closed, f"reachable from outside the staging server: {closed}"
 
 

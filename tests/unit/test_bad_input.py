@@ -185,4 +185,5 @@ def lab_servers() -> set[str]:
     if not shutil.which("docker"):
         return set()
     names = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True).stdout
-    return {n for n in names.split() if n in ("edupro-lab-staging-10", *(f"edupro-lab-production-{i}" for i in range(20, 24)))}
+    return {n for n in names.split() if n in ("edupro-lab-staging-10", "edupro-lab-registry-5",
+                                              *(f"edupro-lab-production-{i}" for i in range(20, 24)))}

@@ -78,6 +78,9 @@ def inventory(docker_client: Any, containers: dict[str, str], declared: dict[str
                 state = "running" if found.status == "running" else "stopped"
             except docker.errors.NotFound:
                 state = "absent"
+            except docker.errors.DockerException as error:
+                raise TargetError(f"target.containers: the Docker API of the server failed on {containers[name]}: "
+                                  f"{str(error)[:120]}") from None
         addresses = [(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in entry.get("listen", [])]
         live = name.startswith("backend_") and bool(addresses) and set(addresses) <= upstream and state == "running"
         if live:
@@ -91,6 +94,7 @@ def inventory(docker_client: Any, containers: dict[str, str], declared: dict[str
 def _upstream(on: Any, proxy: str | None, config: str | None) -> set[tuple[str, int]]:
     if not proxy:
         return set()
-    loaded = container_host(on, proxy).run(f"nginx -T -q -c {config}" if config else "nginx -T -q")
+    loaded = container_host(on, proxy).run("nginx -T -q -c %s", config) if config else \
+        container_host(on, proxy).run("nginx -T -q")
     return {(m.group(1), int(m.group(2))) for m in re.finditer(r"^\s*server\s+([\w.\-]+):(\d+)[^;]*;", loaded.stdout,
                                                                 re.M)}

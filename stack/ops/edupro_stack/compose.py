@@ -260,7 +260,7 @@ def build_labels(layout: Layout, version: str) -> tuple[str, str]:
         return _git(layout, "log", "-1", "--format=%cI"), _git(layout, "rev-parse", "--short", "HEAD")
     found = subprocess.run(["docker", "image", "inspect", "-f", "{{json .Config.Labels}}", f"edupro/backend:{version}"],
                            capture_output=True, text=True)
-    labels = json.loads(found.stdout or "{}") if found.returncode == 0 else {}
+    labels = (json.loads(found.stdout or "{}") if found.returncode == 0 else None) or {}
     return labels.get("BUILD_DATE") or "unknown", labels.get("VCS_REF") or "unknown"
 
 
@@ -399,17 +399,23 @@ def running_state(layout: Layout) -> tuple[State, StackConfig]:
 def switch(layout: Layout, version: str | None, action: str) -> State:
     """Blue-green between the two backend containers: the idle one is recreated on VERSION (the previous
     release's for a rollback) and Docker must report it healthy, the proxy reloads gracefully onto it,
-    Prometheus follows, and the old one stops once the proxy's old workers have finished their requests."""
+    Prometheus follows, and the old one stops once the proxy's old workers have finished their requests. A rollback
+    starts the image the previous release ran (recorded by identity: a later build of the same version took its
+    tag), never a build of the checkout."""
     state, cfg = running_state(layout)
+    rollback = version is None
     old, new, version = switch_plan(state, version)
+    previous_image = (state.previous or {}).get("image") if rollback else None
     with history.deployment(layout, action, state.env, driver=DRIVER, version=version, colour=new) as record:
         if prebuilt() and subprocess.run(["docker", "image", "inspect", f"edupro/backend:{version}"],
                                          capture_output=True).returncode != 0:
             raise StackError(f"this server has no image edupro/backend:{version}: images reach a server with "
                              "./deploy.sh up --env ENV (built from the checkout, its configured version)")
+        if previous_image:  # the tag of the version back on the image that release ran
+            run(["docker", "tag", previous_image, f"edupro/backend:{version}"], what="docker tag of the previous image")
         write_backend_env(cfg, layout, new, version)
-        docker_compose(layout, "up", "-d", "--no-deps", "--no-build" if prebuilt() else "--build", f"backend_{new}",
-                       version=version)
+        build = "--no-build" if prebuilt() or previous_image else "--build"
+        docker_compose(layout, "up", "-d", "--no-deps", build, f"backend_{new}", version=version)
         wait_healthy(layout, [f"backend_{new}"], seconds=180)  # Docker's own verdict (first check after 30 s)
         write_proxy_config(cfg, layout, new)
         run(["docker", "exec", "edupro_proxy", "nginx", "-s", "reload", "-c", "/etc/edupro/nginx.conf"],
@@ -418,13 +424,40 @@ def switch(layout: Layout, version: str | None, action: str) -> State:
         requests.post(f"{prometheus_url()}/-/reload", timeout=10).raise_for_status()
         prometheus.wait_for_backend_targets(prometheus_url(), [f"{ADDRESSES['backend_' + new]}:{BACKEND_PORT}"])
         drain_old_nginx_workers()
-        state.previous = {"colour": old, "version": state.live_version}
+        state.previous = {"colour": old, "version": state.live_version,
+                          **({"image": image} if (image := running_images().get(f"backend_{old}")) else {})}
         state.versions[new] = version
         state.live_colour = new
         state.write(layout)
         docker_compose(layout, "stop", f"backend_{old}", version=state.versions[old])
+        if prebuilt() and not rollback:  # a server: deploy.sh brought every image of the version
+            record["recreated"] = refresh_changed(layout, version)
         record["images"] = running_images()
     return state
+
+
+def refresh_changed(layout: Layout, version: str) -> list[str]:
+    """After a release: every other service whose image of VERSION holds other content (other layers, not only
+    other labels) than the one its container runs is recreated from it (a brief interruption of that service)."""
+    changed = []
+    for service in ADDRESSES:
+        if service.startswith("backend_"):
+            continue
+        image = "monitoring" if service == "node_exporter" else service  # the exporter runs the monitoring image
+        running = subprocess.run(["docker", "inspect", "-f", "{{.Image}}", f"edupro_{service}"], capture_output=True,
+                                 text=True).stdout.strip()
+        shipped = _layers(f"edupro/{image}:{version}")
+        if running and shipped and _layers(running) != shipped:
+            changed.append(service)
+    if changed:
+        docker_compose(layout, "up", "-d", "--no-deps", "--no-build", *changed, version=version)
+        wait_healthy(layout, changed)
+    return changed
+
+
+def _layers(image: str) -> str:
+    return subprocess.run(["docker", "image", "inspect", "-f", "{{json .RootFS.Layers}}", image], capture_output=True,
+                          text=True).stdout.strip()
 
 
 def take_backup(layout: Layout, scheduled: bool = False) -> Path:

@@ -46,8 +46,12 @@ class Registry:
     credentials: Path  # {"user": ..., "password": ...}, owner-only
 
     def login(self) -> tuple[str, str]:
-        values = json.loads(self.credentials.read_text())
-        return str(values["user"]), str(values["password"])
+        try:
+            values = json.loads(self.credentials.read_text())
+            return str(values["user"]), str(values["password"])
+        except (ValueError, KeyError, TypeError):
+            raise StackError(f"{self.credentials}: write the registry's credentials as a JSON object "
+                             '{"user": ..., "password": ...}') from None
 
     def name(self, image: str) -> str:
         return f"{self.address}/{image}"
@@ -67,7 +71,8 @@ def container() -> str:
 
 def of_lab(layout: Layout) -> Registry:
     here = folder(layout)
-    return Registry(f"{address()}:{PORT}", here / "registry.crt", here / "credentials.json")
+    # the credentials beside the folder the registry's container mounts, never in it
+    return Registry(f"{address()}:{PORT}", here / "registry.crt", here.parent / "registry-credentials.json")
 
 
 def from_profile(layout: Layout, given: dict[str, Any] | None, where: str) -> Registry | None:

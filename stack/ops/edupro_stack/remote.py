@@ -417,6 +417,10 @@ def up(layout: Layout, env: str, server: Server) -> str:
     from .stack import ensure_frontend
     ensure_frontend(layout)
     release, payload = bundle(layout, cfg.application.version)
+    if server.runs == "containers" and sudo(server, f"test -e {RUN}/state.json", check=False).returncode == 0:
+        raise StackError(f"{server.label}: runs EduPro as processes ({RUN}/state.json); stop them first (on the "
+                         f"server: sudo {COMMAND} down, and remove /etc/cron.d/edupro-supervise), then deploy the "
+                         "containers; nothing was changed")
     upload_wheels(layout, server)
     folder = upload_release(layout, server, release, payload)
     if server.runs == "containers":

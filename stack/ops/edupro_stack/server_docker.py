@@ -38,13 +38,21 @@ def daemon_settings() -> str:
 
 
 def configure_daemon(server: Server) -> bool:
-    """daemon.json as the paper writes it; True when it changed on a server whose Docker is already installed."""
+    """daemon.json with the paper's settings (any others the server's owner set are kept); True when it changed on
+    a server whose Docker is already installed."""
     from .remote import sudo
 
-    wanted = daemon_settings()
     found = sudo(server, f"cat {DAEMON_FILE} 2>/dev/null || true").stdout.decode()
-    if found == wanted:
+    try:
+        existing = json.loads(found) if found.strip() else {}
+    except ValueError:
+        raise StackError(f"{server.label}: {DAEMON_FILE} is not valid JSON; fix or remove it, then deploy "
+                         "again") from None
+    if not isinstance(existing, dict):
+        raise StackError(f"{server.label}: {DAEMON_FILE} is not a JSON object; fix or remove it")
+    if {**existing, **DAEMON} == existing:
         return False
+    wanted = json.dumps({**existing, **DAEMON}, indent=2) + "\n"
     sudo(server, f"mkdir -p /etc/docker && cat > {DAEMON_FILE}.new && mv {DAEMON_FILE}.new {DAEMON_FILE}",
          stdin=wanted.encode(), what=f"the write of {DAEMON_FILE}")
     return sudo(server, "command -v dockerd", check=False).returncode == 0
@@ -130,7 +138,7 @@ def _pull(server: Server, source: registry.Registry, images: list[str]) -> None:
     configuration there, as `docker login` keeps it) and pulls each image, tagged as the compose file names it."""
     from .remote import sudo
 
-    certs = f"/etc/docker/certs.d/{source.address}"
+    certs = shlex.quote(f"/etc/docker/certs.d/{source.address}")
     sudo(server, f"mkdir -p {certs} && cat > {certs}/ca.crt", stdin=source.ca.read_bytes(),
          what="the registry's certificate")
     user, password = source.login()
