@@ -103,7 +103,8 @@ def test_staging_from_nothing_is_deployed_over_ssh_and_verified_from_outside(lab
     """`./deploy.sh verify --env staging`: the lab server made, the stack deployed onto it, verified by the profile."""
     result = lab.deploy("verify", "--env", "staging", "--no-gate", "-m", "not load", "-q", "-p", "no:cacheprovider",
                         f"--specs={lab.specs}", f"--reports-dir={tmp_path}")
-    assert (tmp_path / "latest").exists(), f"no report written: {result.stdout[-1500:]}{result.stderr[-1500:]}"
+    assert (tmp_path / "latest").exists(), (f"no report written (exit {result.returncode}): {result.stdout[-1500:]}"
+                                            f"{result.stderr[-1500:]}")
     evidence = evidence_of(tmp_path)
     results = evidence["requirements"]
     assert evidence["target"]["host"].startswith(f"ssh://deploy@{ADDRESS}"), evidence["target"]
