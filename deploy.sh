@@ -67,8 +67,9 @@ EOF
 
 say() { printf 'deploy.sh: %s\n' "$*" >&2; }
 
-installed_packages() {  # those of "$@" that are installed, one per line (one dpkg-query for all of them)
-  dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null | awk '/ ok installed$/ {print $1}'
+installed_packages() {  # those of "$@" that are installed, one per line (one dpkg-query for all of them; it exits
+  # 1 when one of them is unknown to dpkg, which here means "not installed", never the end of deploy.sh)
+  { dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null || true; } | awk '/ ok installed$/ {print $1}'
 }
 
 ensure_packages() {

@@ -81,6 +81,9 @@ class Fault:
     breaks: str
     requirements: tuple[str, ...]
     surface: Surface
+    # It changes this machine, not the stack (its packages, its /etc/os-release): every group's deploy.sh and suite
+    # would meet it, so it is applied with the machine to itself (the quiet tests).
+    machine_wide: bool = False
 
 
 def nginx_conf(stack: Stack) -> Path:
@@ -368,9 +371,10 @@ FAULTS: list[Fault] = [
           Steps(serve_both_colours, back_to_the_live_colour)),
     Fault("base-package-removed", "the base package 'tree' is not installed", ("ENV-02",),
           Steps(lambda s: s.run_command("dpkg", "--remove", "tree"),
-                lambda s: s.run_command("sh", "-c", f"{REINSTALL} || (apt-get update -q && {REINSTALL})"))),
+                lambda s: s.run_command("sh", "-c", f"{REINSTALL} || (apt-get update -q && {REINSTALL})")),
+          machine_wide=True),
     Fault("unsupported-os-release", "the host says it runs Debian 11", ("ENV-01", "SW-01"),
-          EditFile(lambda s: Path("/etc/os-release"), 'VERSION_ID="12"', 'VERSION_ID="11"')),
+          EditFile(lambda s: Path("/etc/os-release"), 'VERSION_ID="12"', 'VERSION_ID="11"'), machine_wide=True),
     Fault("slow-audit-trigger", "every disclosure entry waits 200 ms in a trigger", ("PERF-01",), Sql(
           SLOW_AUDIT, "DROP TRIGGER fault_slow_audit ON disclosures;\nDROP FUNCTION fault_slow_audit()")),
     Fault("rate-limit-too-tight", "10 requests a minute per user: the load's users are refused", ("PERF-02",),
