@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -61,23 +62,16 @@ def open_tunnel(host_url: str, ssh_config: str | None, what: str, host: str, por
         raise TargetError(f"{key}.local_port: port {local_port} is taken on this machine; choose another or leave "
                           "it out (a free one is chosen)")
     local = local_port or free_port()
-    command = [*ssh_base(host_url, ssh_config)[:-1], "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none",
-               "-L", f"127.0.0.1:{local}:{host}:{port}", ssh_base(host_url, ssh_config)[-1]]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            detail = (process.stderr.read().decode(errors="replace").strip().splitlines() if process.stderr else [])
-            raise TargetError(f"{key}: the SSH tunnel to the {what} ({host}:{port} on {host_url}) failed: "
-                              f"{detail[-1] if detail else 'ssh exited'}; check target.host and target.ssh_config")
+
+    def listening() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", local), timeout=0.3):
-                OPEN.append(process)
-                return Tunnel(local, f"{host}:{port}")
+                return True
         except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise TargetError(f"{key}: the SSH tunnel to the {what} on {host_url} did not open in 15 s")
+            return False
+    _forward(host_url, ssh_config, ["-L", f"127.0.0.1:{local}:{host}:{port}"], listening,
+             f"{key}: the SSH tunnel to the {what}", f"{host}:{port} on {host_url}")
+    return Tunnel(local, f"{host}:{port}")
 
 
 def open_socket(host_url: str, ssh_config: str | None, what: str, remote_socket: str, key: str = "") -> str:
@@ -86,21 +80,29 @@ def open_socket(host_url: str, ssh_config: str | None, what: str, remote_socket:
     folder = tempfile.mkdtemp(prefix="edupro-socket-")
     SOCKET_FOLDERS.append(folder)
     local = os.path.join(folder, "forwarded.sock")
-    command = [*ssh_base(host_url, ssh_config)[:-1], "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none",
-               "-o", "StreamLocalBindUnlink=yes", "-L", f"{local}:{remote_socket}", ssh_base(host_url, ssh_config)[-1]]
+    _forward(host_url, ssh_config, ["-o", "StreamLocalBindUnlink=yes", "-L", f"{local}:{remote_socket}"],
+             lambda: os.path.exists(local), f"{key}: the SSH forward to the {what}", f"{remote_socket} on {host_url}")
+    return local
+
+
+def _forward(host_url: str, ssh_config: str | None, forwarding: list[str], ready: Callable[[], bool],
+             said: str, where: str) -> None:
+    """`ssh -N` with FORWARDING, kept open until exit once READY; one line naming what failed when it cannot."""
+    base = ssh_base(host_url, ssh_config)
+    command = [*base[:-1], "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none", *forwarding, base[-1]]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
             detail = (process.stderr.read().decode(errors="replace").strip().splitlines() if process.stderr else [])
-            raise TargetError(f"{key}: the SSH forward to the {what} ({remote_socket} on {host_url}) failed: "
-                              f"{detail[-1] if detail else 'ssh exited'}; check target.host and target.ssh_config")
-        if os.path.exists(local):
+            raise TargetError(f"{said} ({where}) failed: {detail[-1] if detail else 'ssh exited'}; check "
+                              "target.host and target.ssh_config")
+        if ready():
             OPEN.append(process)
-            return local
+            return
         time.sleep(0.1)
     process.kill()
-    raise TargetError(f"{key}: the SSH forward to the {what} on {host_url} did not open in 15 s")
+    raise TargetError(f"{said} on {where.rsplit(' on ', 1)[-1]} did not open in 15 s")
 
 
 @atexit.register
